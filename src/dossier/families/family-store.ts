@@ -1,0 +1,528 @@
+/**
+ * The family index against the database (docs/families.md, "Running against PostgreSQL"): every bibliographic write
+ * (a PUT, an ingest batch) keeps families current in its own transaction, touching only the extended families it
+ * affects:
+ *
+ * 1. take the family lock (`pg_advisory_xact_lock`: one family writer at a time, so two batches linking the same
+ *    families cannot race; PGlite has one connection anyway);
+ * 2. find the extended families the batch touches — those of the applications named by any key of the batch (its
+ *    applications, their priorities, their PCT applications), of the applications claiming any of those keys as a
+ *    priority, and of the national phase entries of any of them — and load all their members' stored records;
+ * 3. `FamilyIndex.hydrate` them, `upsertMany(batch)`;
+ * 4. write the change back set-based: new `family` rows, absorbed and dissolved ones (redirects kept one hop long),
+ *    member counts, the family columns of every application that moved, and `has_conflict` of every family whose
+ *    provider-id comparison may have changed.
+ *
+ * The stored form of the index lives on `application`: `family_priorities`, `family_pct_key`, `family_provider_id`
+ * (the record as the index last applied it), `simple_family_id`, `extended_family_id`, `family_seq`; and the
+ * `family` table (kind, allocation `seq`). Because the record is kept apart from the bibliographic columns, a writer
+ * may call `maintainFamilies` after writing its rows. An application found with no families yet (written by a path
+ * that did not maintain them) is indexed on the spot from its bibliographic record.
+ */
+import type { EntityManager } from '@mikro-orm/postgresql';
+import { rawQuery } from '../../platform/database/raw-query.js';
+import { uuidv7 } from '../../platform/ids.js';
+import { FamilyIndex, type FamilyApplication, type FamilyChange, type FamilyConflict, type FamilyKind, type StoredApplication, type StoredFamily } from './family-index.js';
+
+/** The key of an application or priority in the index: `office:number` (normal form). */
+export const familyKey = (officeCode: string, number: string): string => `${officeCode}:${number}`;
+/** The key of an international application, from its WO number in normal form. */
+export const pctKeyOf = (number: string): string => familyKey('WO', number);
+
+/** Splits a key into office and number (keys are `XX:number`, the office always two letters). */
+export function splitKey(key: string): { officeCode: string; number: string } {
+  return { officeCode: key.slice(0, 2), number: key.slice(3) };
+}
+
+/** One application's input to family maintenance, from its bibliographic record. */
+export interface FamilyRecord {
+  officeCode: string;
+  applicationNumber: string;
+  /** Priority keys (`office:number`, numbers as stored on the priority claims). */
+  priorities: readonly string[];
+  /** The international application's WO number (normal form) for a PCT national/regional phase entry. */
+  pctApplicationNumber: string | null;
+  providerFamilyId: string | null;
+}
+
+/** Arbitrary but fixed: the advisory lock every family writer takes. */
+const FAMILY_LOCK_CLASS = 0x4458; // 'DX'
+const FAMILY_LOCK_ID = 1;
+
+/**
+ * Takes the family lock for the rest of the transaction (re-entrant inside one transaction), and pins the join
+ * method of the transaction's statements to nested loops over indexes. Family maintenance joins a batch of keys
+ * (one to a few thousand) against tables of millions of rows; the planner estimates every `jsonb_to_recordset` at
+ * 100 rows and, on tables growing fast (a bulk ingest into a fresh database), works from statistics far behind, and
+ * then picks hash joins over sequential scans: a cost that grows with the table, per batch. The settings end with
+ * the transaction.
+ */
+export async function lockFamilies(em: EntityManager): Promise<void> {
+  // set_config(…, true) is SET LOCAL; one round trip for the three.
+  await rawQuery(
+    em,
+    `select pg_advisory_xact_lock(${FAMILY_LOCK_CLASS}, ${FAMILY_LOCK_ID}), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`,
+  );
+}
+
+const json = (value: unknown): string => JSON.stringify(value);
+
+interface KeyRow {
+  id: string;
+  office_code: string;
+  application_number: string;
+  extended_family_id: string | null;
+}
+
+interface MemberRow {
+  id: string;
+  office_code: string;
+  application_number: string;
+  family_priorities: string[] | null;
+  family_pct_key: string | null;
+  family_provider_id: string | null;
+  simple_family_id: string;
+  extended_family_id: string;
+  family_seq: string | number;
+}
+
+/** What a batch does to the families, computed under the family lock (before or after the batch's rows are written). */
+export interface FamilyPlan {
+  /** The families of every application of the batch (and of any application indexed on the spot), after the batch. */
+  assigned: Map<string, { simpleFamilyId: string; extendedFamilyId: string; familySeq: number; record: FamilyApplication }>;
+  /** Ids of the applications that existed (by key) when the plan was made. */
+  existingIds: Map<string, string>;
+  /** Applications found without families, indexed on the spot (their rows need the family columns). */
+  healed: Set<string>;
+  change: FamilyChange;
+  /** Provider keys (`office\u0000id`) whose holders' families must have their conflicts rechecked. */
+  providerKeys: Map<string, { officeCode: string; providerFamilyId: string }>;
+  /**
+   * Families whose `has_conflict` must be recomputed, with their members' provider ids: those the change may have
+   * affected (FamilyChange.recheckConflicts) that hold an application with a provider family id, or are flagged now
+   * (a conflict needs such an application). All their members are in the loaded part.
+   */
+  recheck: Map<string, { kind: FamilyKind; flagged: boolean; carried: { officeCode: string; providerFamilyId: string }[] }>;
+  /** Member counts and signatures of the families the change created or changed. */
+  families: Map<string, { kind: FamilyKind; memberCount: number; signature: string[] | null }>;
+  /** Allocation order of the created families. */
+  createdSeq: Map<string, number>;
+}
+
+/** The index's input for a record. */
+export function familyApplicationOf(record: FamilyRecord): FamilyApplication {
+  return {
+    key: familyKey(record.officeCode, record.applicationNumber),
+    priorities: record.priorities,
+    ...(record.pctApplicationNumber !== null ? { pctApplication: pctKeyOf(record.pctApplicationNumber) } : {}),
+    ...(record.providerFamilyId !== null ? { providerFamilyId: record.providerFamilyId } : {}),
+    providerOffice: record.officeCode,
+  };
+}
+
+/** Rows of (office, number) pairs for `jsonb_to_recordset(?::jsonb) as k(o text, n text)`. */
+const keyPairs = (keys: Iterable<string>): string => json([...keys].map((key) => ({ o: key.slice(0, 2), n: key.slice(3) })));
+
+/** The applications named by the keys, claiming one of them as a priority, or entering the national phase of one. */
+async function touchedBy(em: EntityManager, keys: Iterable<string>): Promise<KeyRow[]> {
+  return rawQuery<KeyRow>(
+    em,
+    `with k as (select o, n from jsonb_to_recordset(?::jsonb) as k(o text, n text))
+     select a.id, a.office_code, a.application_number, a.extended_family_id from application a join k on a.office_code = k.o and a.application_number = k.n
+     union
+     select a.id, a.office_code, a.application_number, a.extended_family_id from priority_claim p join k on p.office_code = k.o and p.number = k.n join application a on a.id = p.application_id
+     union
+     select a.id, a.office_code, a.application_number, a.extended_family_id from application a where a.family_pct_key in (select o || ':' || n from k)`,
+    [keyPairs(keys)],
+  );
+}
+
+/**
+ * Computes what the batch does to the families: locks, loads the touched families, hydrates and applies the batch.
+ * Nothing is written. Records of one key later in the batch replace earlier ones.
+ */
+export async function planFamilies(em: EntityManager, records: readonly FamilyRecord[]): Promise<FamilyPlan> {
+  await lockFamilies(em);
+  const batch = records.map(familyApplicationOf);
+  const batchKeys = new Set(batch.map((app) => app.key));
+  const existingIds = new Map<string, string>();
+  const familyIds = new Set<string>();
+  // Applications without families yet (written without maintenance) are indexed first, from their bibliographic
+  // record; their links may reach further families, hence the loop.
+  const healing: FamilyApplication[] = [];
+  const searched = new Set<string>();
+  for (let pending: readonly FamilyApplication[] = batch; pending.length > 0; ) {
+    const keys = new Set<string>();
+    for (const app of pending) {
+      for (const key of [app.key, ...app.priorities, ...(app.pctApplication !== undefined ? [app.pctApplication] : [])]) {
+        if (!searched.has(key)) keys.add(key);
+        searched.add(key);
+      }
+    }
+    if (keys.size === 0) break;
+    const unindexed: string[] = [];
+    for (const row of await touchedBy(em, keys)) {
+      const key = familyKey(row.office_code, row.application_number);
+      if (row.extended_family_id !== null) familyIds.add(row.extended_family_id);
+      if (batchKeys.has(key) || row.extended_family_id === null) {
+        if (!existingIds.has(key) && row.extended_family_id === null && !batchKeys.has(key)) unindexed.push(row.id);
+        existingIds.set(key, row.id);
+      }
+    }
+    pending = unindexed.length === 0 ? [] : (await recordsOf(em, unindexed)).map(familyApplicationOf);
+    healing.push(...pending);
+  }
+  const healed = new Set(healing.map((app) => app.key));
+
+  const members =
+    familyIds.size === 0
+      ? []
+      : await rawQuery<MemberRow>(
+          em,
+          `select id, office_code, application_number, family_priorities, family_pct_key, family_provider_id, simple_family_id, extended_family_id, family_seq
+           from application where extended_family_id in (select value::uuid from jsonb_array_elements_text(?::jsonb))`,
+          [json([...familyIds])],
+        );
+  const storedIds = new Set<string>(familyIds);
+  for (const member of members) storedIds.add(member.simple_family_id);
+  const storedFamilies =
+    storedIds.size === 0
+      ? []
+      : await rawQuery<{ id: string; kind: FamilyKind; seq: string | number; has_conflict: boolean }>(
+          em,
+          'select id, kind, seq, has_conflict from family where id in (select value::uuid from jsonb_array_elements_text(?::jsonb))',
+          [json([...storedIds])],
+        );
+
+  const stored: StoredApplication[] = members.map((row) => ({
+    key: familyKey(row.office_code, row.application_number),
+    priorities: row.family_priorities ?? [],
+    ...(row.family_pct_key !== null ? { pctApplication: row.family_pct_key } : {}),
+    ...(row.family_provider_id !== null ? { providerFamilyId: row.family_provider_id } : {}),
+    providerOffice: row.office_code,
+    simpleFamilyId: row.simple_family_id,
+    extendedFamilyId: row.extended_family_id,
+    seq: Number(row.family_seq),
+  }));
+  const loaded = new Map<string, StoredApplication>(stored.map((app) => [app.key, app]));
+  for (const row of members) {
+    const key = familyKey(row.office_code, row.application_number);
+    if (batchKeys.has(key)) existingIds.set(key, row.id);
+  }
+  const index = FamilyIndex.hydrate(
+    stored,
+    storedFamilies.map((row): StoredFamily => ({ id: row.id, kind: row.kind, seq: Number(row.seq) })),
+    { newId: uuidv7 },
+  );
+
+  const applied = [...healing, ...batch];
+
+  // Previous provider keys of the batch's applications: their holders may have lost a conflict.
+  const providerKeys = new Map<string, { officeCode: string; providerFamilyId: string }>();
+  const addProviderKey = (officeCode: string, providerFamilyId: string | undefined) => {
+    if (providerFamilyId !== undefined) providerKeys.set(`${officeCode}\u0000${providerFamilyId}`, { officeCode, providerFamilyId });
+  };
+  const latest = new Map<string, FamilyApplication>();
+  for (const app of applied) latest.set(app.key, app);
+  for (const app of latest.values()) {
+    const before = loaded.get(app.key);
+    if (before?.providerFamilyId !== app.providerFamilyId) {
+      addProviderKey(app.providerOffice, before?.providerFamilyId);
+      addProviderKey(app.providerOffice, app.providerFamilyId);
+    }
+  }
+
+  const change = index.upsertMany(applied);
+  for (const move of change.moved) {
+    const app = latest.get(move.key) ?? loaded.get(move.key);
+    if (app) addProviderKey(app.providerOffice, app.providerFamilyId);
+  }
+
+  // Ages of newly indexed applications and allocation order of new families: after everything stored, in batch order.
+  const [maxima] = await rawQuery<{ app_seq: string | number | null; family_seq: string | number | null }>(
+    em,
+    'select (select max(family_seq) from application) as app_seq, (select max(seq) from family) as family_seq',
+  );
+  let nextAppSeq = Number(maxima?.app_seq ?? 0) + 1;
+  let nextFamilySeq = Number(maxima?.family_seq ?? 0) + 1;
+  const assigned: FamilyPlan['assigned'] = new Map();
+  for (const app of applied) {
+    if (assigned.has(app.key)) continue;
+    const seq = loaded.get(app.key)?.seq ?? nextAppSeq++;
+    assigned.set(app.key, { simpleFamilyId: '', extendedFamilyId: '', familySeq: seq, record: app });
+  }
+  for (const [key, entry] of assigned) {
+    entry.simpleFamilyId = index.simpleFamilyOf(key)!;
+    entry.extendedFamilyId = index.extendedFamilyOf(key)!;
+    entry.record = latest.get(key)!;
+  }
+  const createdSeq = new Map<string, number>();
+  for (const ref of change.created) createdSeq.set(ref.id, nextFamilySeq++);
+  const flagged = new Set(storedFamilies.filter((row) => row.has_conflict).map((row) => row.id));
+  const recheck: FamilyPlan['recheck'] = new Map();
+  for (const ref of change.recheckConflicts) {
+    const members = ref.kind === 'simple' ? index.membersOfSimple(ref.id) : index.membersOfExtended(ref.id);
+    const carried: { officeCode: string; providerFamilyId: string }[] = [];
+    for (const key of members ?? []) {
+      const app = latest.get(key) ?? loaded.get(key);
+      if (app?.providerFamilyId !== undefined) carried.push({ officeCode: app.providerOffice, providerFamilyId: app.providerFamilyId });
+    }
+    if (members !== undefined && (carried.length > 0 || flagged.has(ref.id))) recheck.set(ref.id, { kind: ref.kind, flagged: flagged.has(ref.id), carried });
+  }
+  const families: FamilyPlan['families'] = new Map();
+  for (const ref of [...change.created, ...change.changed]) {
+    if (families.has(ref.id)) continue;
+    const members = ref.kind === 'simple' ? index.membersOfSimple(ref.id) : index.membersOfExtended(ref.id);
+    if (members === undefined) continue;
+    families.set(ref.id, { kind: ref.kind, memberCount: members.length, signature: ref.kind === 'simple' ? (index.signatureOf(ref.id) ?? null) : null });
+  }
+  return { assigned, existingIds, healed, change, providerKeys, recheck, families, createdSeq };
+}
+
+/** The bibliographic records of applications (by id; all of them for null), as family maintenance reads them. */
+export async function recordsOf(em: EntityManager, ids: readonly string[] | null): Promise<FamilyRecord[]> {
+  type Row = { office_code: string; application_number: string; pct_application_number: string | null; provider_family_id: string | null; priorities: string[] | null };
+  const rows =
+    ids === null
+      ? await rawQuery<Row>(
+          em,
+          `select a.office_code, a.application_number, a.pct_application_number, a.provider_family_id, p.priorities
+           from application a left join (
+             select application_id, array_agg(office_code || ':' || number order by position) as priorities from priority_claim group by application_id
+           ) p on p.application_id = a.id
+           order by a.family_seq nulls last, a.id`,
+        )
+      : await rawQuery<Row>(
+          em,
+          `select a.office_code, a.application_number, a.pct_application_number, a.provider_family_id,
+             (select array_agg(p.office_code || ':' || p.number order by p.position) from priority_claim p where p.application_id = a.id) as priorities
+           from application a where a.id in (select value::uuid from jsonb_array_elements_text(?::jsonb))
+           order by a.family_seq nulls last, a.id`,
+          [json(ids)],
+        );
+  return rows.map((row) => ({
+    officeCode: row.office_code,
+    applicationNumber: row.application_number,
+    priorities: row.priorities ?? [],
+    pctApplicationNumber: row.pct_application_number,
+    providerFamilyId: row.provider_family_id,
+  }));
+}
+
+/**
+ * Writes a plan. `rowsWritten`: the batch's application rows already carry their family columns (the ingest writes
+ * them in its upsert); otherwise they are updated here, by key.
+ */
+export async function writeFamilies(em: EntityManager, plan: FamilyPlan, options: { rowsWritten: boolean }): Promise<void> {
+  const { change } = plan;
+  if (change.created.length > 0) {
+    const rows = change.created.map((ref) => {
+      const family = plan.families.get(ref.id);
+      return { id: ref.id, kind: ref.kind, seq: plan.createdSeq.get(ref.id), signature: family?.signature ?? null, member_count: family?.memberCount ?? 0 };
+    });
+    await rawQuery(
+      em,
+      `insert into family (id, kind, seq, signature, status, member_count, has_conflict, created_at, updated_at)
+       select id, kind, seq, signature, 'live', member_count, false, now(), now()
+       from jsonb_to_recordset(?::jsonb) as x(id uuid, kind text, seq bigint, signature text[], member_count int)`,
+      [json(rows)],
+    );
+  }
+  // Ended families: absorbed ones redirect to the survivor; dissolved ones to the one family their members went to.
+  const ended: { id: string; status: 'absorbed' | 'dissolved'; redirect_to: string | null }[] = [
+    ...change.merged.flatMap(({ into, absorbed }) => absorbed.map((id) => ({ id, status: 'absorbed' as const, redirect_to: into }))),
+    ...change.dissolved.map(({ id, movedTo }) => ({ id, status: 'dissolved' as const, redirect_to: movedTo.length === 1 ? movedTo[0]! : null })),
+  ];
+  if (ended.length > 0) {
+    await rawQuery(
+      em,
+      `with x as (select * from jsonb_to_recordset(?::jsonb) as x(id uuid, status text, redirect_to uuid)),
+       ended as (update family f set status = x.status, redirect_to = x.redirect_to, member_count = 0, ended_at = now(), updated_at = now() from x where f.id = x.id returning f.id)
+       update family f set redirect_to = x.redirect_to, updated_at = now() from x where f.redirect_to = x.id`,
+      [json(ended)],
+    );
+  }
+  const counts = [...plan.families].filter(([id]) => !plan.createdSeq.has(id)).map(([id, family]) => ({ id, member_count: family.memberCount }));
+  if (counts.length > 0) {
+    await rawQuery(
+      em,
+      `update family f set member_count = x.member_count, updated_at = now()
+       from jsonb_to_recordset(?::jsonb) as x(id uuid, member_count int) where f.id = x.id and f.status = 'live'`,
+      [json(counts)],
+    );
+  }
+
+  // Applications: the batch's (and healed) rows get their families and stored record; others that moved, their families.
+  const own = [...plan.assigned].filter(([key]) => !options.rowsWritten || plan.healed.has(key));
+  if (own.length > 0) {
+    await rawQuery(
+      em,
+      `update application a set simple_family_id = x.s, extended_family_id = x.e, family_seq = x.q, family_priorities = x.p, family_pct_key = x.w, family_provider_id = x.f
+       from jsonb_to_recordset(?::jsonb) as x(o text, n text, s uuid, e uuid, q bigint, p text[], w text, f text)
+       where a.office_code = x.o and a.application_number = x.n`,
+      [json(own.map(([key, entry]) => ({ o: key.slice(0, 2), n: key.slice(3), s: entry.simpleFamilyId, e: entry.extendedFamilyId, q: entry.familySeq, ...storedRecord(entry.record) })))],
+    );
+  }
+  const others = change.moved.filter((move) => !plan.assigned.has(move.key));
+  if (others.length > 0) {
+    await rawQuery(
+      em,
+      `update application a set simple_family_id = x.s, extended_family_id = x.e
+       from jsonb_to_recordset(?::jsonb) as x(o text, n text, s uuid, e uuid) where a.office_code = x.o and a.application_number = x.n`,
+      [json(others.map((move) => ({ o: move.key.slice(0, 2), n: move.key.slice(3), s: move.simple, e: move.extended })))],
+    );
+  }
+  await recheckConflicts(em, plan);
+}
+
+/** The stored record columns of an application (`family_priorities`, `family_pct_key`, `family_provider_id`). */
+export function storedRecord(record: FamilyApplication): { p: string[]; w: string | null; f: string | null } {
+  return { p: [...record.priorities], w: record.pctApplication ?? null, f: record.providerFamilyId ?? null };
+}
+
+/** One family's provider-id conflicts, in SQL: several ids of one office inside it, or one of its ids carried outside it. */
+const CONFLICT_SQL = (column: 'simple_family_id' | 'extended_family_id') => `(
+  exists (select 1 from application a where a.${column} = f.id and a.provider_family_id is not null group by a.office_code having count(distinct a.provider_family_id) > 1)
+  or exists (select 1 from application a join application b on b.office_code = a.office_code and b.provider_family_id = a.provider_family_id
+             where a.${column} = f.id and a.provider_family_id is not null and b.${column} <> f.id))`;
+
+/**
+ * Recomputes `has_conflict` (after the batch's rows are written): in memory for the families the batch touched (all
+ * their members are loaded) from the holders of their provider ids, which one indexed query finds; with CONFLICT_SQL
+ * for the families outside the loaded part that hold a provider id the batch gave or took away.
+ */
+async function recheckConflicts(em: EntityManager, plan: FamilyPlan): Promise<void> {
+  const providerKey = (officeCode: string, providerFamilyId: string) => `${officeCode}\u0000${providerFamilyId}`;
+  const keys = new Map(plan.providerKeys);
+  for (const family of plan.recheck.values()) for (const carried of family.carried) keys.set(providerKey(carried.officeCode, carried.providerFamilyId), carried);
+  const holders =
+    keys.size === 0
+      ? []
+      : await rawQuery<{ office_code: string; provider_family_id: string; simple_family_id: string; extended_family_id: string }>(
+          em,
+          `select a.office_code, a.provider_family_id, a.simple_family_id, a.extended_family_id
+           from jsonb_to_recordset(?::jsonb) as k(o text, p text) join application a on a.office_code = k.o and a.provider_family_id = k.p
+           where a.extended_family_id is not null`,
+          [json([...keys.values()].map(({ officeCode, providerFamilyId }) => ({ o: officeCode, p: providerFamilyId })))],
+        );
+  /** provider key → the families (of each kind) holding it. */
+  const holding = new Map<string, { simple: Set<string>; extended: Set<string> }>();
+  for (const row of holders) {
+    const key = providerKey(row.office_code, row.provider_family_id);
+    let families = holding.get(key);
+    if (!families) holding.set(key, (families = { simple: new Set(), extended: new Set() }));
+    families.simple.add(row.simple_family_id);
+    families.extended.add(row.extended_family_id);
+  }
+
+  const changed: { id: string; conflict: boolean }[] = [];
+  for (const [id, family] of plan.recheck) {
+    const idsByOffice = new Map<string, Set<string>>();
+    let conflict = false;
+    for (const { officeCode, providerFamilyId } of family.carried) {
+      const ids = idsByOffice.get(officeCode) ?? new Set<string>();
+      ids.add(providerFamilyId);
+      idsByOffice.set(officeCode, ids);
+      // several-provider-ids: two ids of one office in this family; provider-id-spread: this id held in another family too.
+      const spread = holding.get(providerKey(officeCode, providerFamilyId))?.[family.kind];
+      if (ids.size > 1 || (spread !== undefined && [...spread].some((other) => other !== id))) conflict = true;
+    }
+    if (conflict !== family.flagged) changed.push({ id, conflict });
+  }
+  if (changed.length > 0) {
+    await rawQuery(
+      em,
+      `update family f set has_conflict = x.conflict, updated_at = now()
+       from jsonb_to_recordset(?::jsonb) as x(id uuid, conflict boolean) where f.id = x.id`,
+      [json(changed)],
+    );
+  }
+
+  // Families outside the loaded part holding a provider id the batch gave or took away: their conflicts may have changed too.
+  const outside = new Set<string>();
+  for (const key of plan.providerKeys.keys()) {
+    for (const id of [...(holding.get(key)?.simple ?? []), ...(holding.get(key)?.extended ?? [])]) if (!plan.recheck.has(id) && !plan.families.has(id)) outside.add(id);
+  }
+  if (outside.size === 0) return;
+  await rawQuery(
+    em,
+    `update family f set has_conflict = c.conflict, updated_at = now() from (
+       select f.id, case when f.kind = 'simple' then ${CONFLICT_SQL('simple_family_id')} else ${CONFLICT_SQL('extended_family_id')} end as conflict
+       from family f where f.id in (select value::uuid from jsonb_array_elements_text(?::jsonb)) and f.status = 'live'
+     ) c where f.id = c.id and f.has_conflict <> c.conflict`,
+    [json([...outside])],
+  );
+}
+
+/**
+ * Keeps families current after the given applications' bibliographic rows were written (in the caller's
+ * transaction). Returns the change. Call it for every write of priority claims, PCT link or provider family id.
+ */
+export async function maintainFamilies(em: EntityManager, records: readonly FamilyRecord[]): Promise<FamilyChange> {
+  const plan = await planFamilies(em, records);
+  await writeFamilies(em, plan, { rowsWritten: false });
+  return plan.change;
+}
+
+/** The family ids of an application (null until it is indexed, which its bibliographic write does). */
+export async function familyIdsOf(em: EntityManager, applicationId: string): Promise<{ simpleFamilyId: string | null; extendedFamilyId: string | null }> {
+  const [row] = await rawQuery<{ simple_family_id: string | null; extended_family_id: string | null }>(
+    em,
+    'select simple_family_id, extended_family_id from application where id = ?',
+    [applicationId],
+  );
+  return { simpleFamilyId: row?.simple_family_id ?? null, extendedFamilyId: row?.extended_family_id ?? null };
+}
+
+/** Everything the database holds about families, as the index's stored form (for consistency checks and tests). */
+export async function loadStoredFamilies(em: EntityManager): Promise<{
+  applications: StoredApplication[];
+  families: (StoredFamily & { status: string; redirectTo: string | null; memberCount: number; hasConflict: boolean; signature: string[] | null })[];
+}> {
+  const members = await rawQuery<MemberRow>(
+    em,
+    `select id, office_code, application_number, family_priorities, family_pct_key, family_provider_id, simple_family_id, extended_family_id, family_seq
+     from application where extended_family_id is not null order by family_seq`,
+  );
+  const families = await rawQuery<{ id: string; kind: FamilyKind; seq: string | number; status: string; redirect_to: string | null; member_count: number; has_conflict: boolean; signature: string[] | null }>(
+    em,
+    'select id, kind, seq, status, redirect_to, member_count, has_conflict, signature from family order by seq',
+  );
+  return {
+    applications: members.map((row) => ({
+      key: familyKey(row.office_code, row.application_number),
+      priorities: row.family_priorities ?? [],
+      ...(row.family_pct_key !== null ? { pctApplication: row.family_pct_key } : {}),
+      ...(row.family_provider_id !== null ? { providerFamilyId: row.family_provider_id } : {}),
+      providerOffice: row.office_code,
+      simpleFamilyId: row.simple_family_id,
+      extendedFamilyId: row.extended_family_id,
+      seq: Number(row.family_seq),
+    })),
+    families: families.map((row) => ({
+      id: row.id,
+      kind: row.kind,
+      seq: Number(row.seq),
+      status: row.status,
+      redirectTo: row.redirect_to,
+      memberCount: Number(row.member_count),
+      hasConflict: row.has_conflict,
+      signature: row.signature,
+    })),
+  };
+}
+
+/**
+ * The families recomputed from scratch from the bibliographic records the database holds (priority claims, PCT
+ * links, provider family ids), in memory: the reference the incrementally maintained families must equal, and the
+ * cost of a full recomputation (the benchmark).
+ */
+export async function recomputeFamilies(em: EntityManager): Promise<{ index: FamilyIndex; loadMs: number; computeMs: number }> {
+  const started = performance.now();
+  const records = await recordsOf(em, null);
+  const loaded = performance.now();
+  const index = FamilyIndex.recompute(records.map(familyApplicationOf), { newId: uuidv7 });
+  return { index, loadMs: loaded - started, computeMs: performance.now() - loaded };
+}
+
+export type { FamilyConflict };

@@ -1,0 +1,17 @@
+import type { MigrationObject } from '@mikro-orm/core';
+import { Migration0001Initial } from './0001-initial.js';
+import { Migration0002Access } from './0002-access.js';
+import { Migration0003Dossier } from './0003-dossier.js';
+import { Migration0004Browse } from './0004-browse.js';
+import { Migration0005Packages } from './0005-packages.js';
+import { Migration0006Families } from './0006-families.js';
+
+/** Committed migrations, in order. `npm run migration:create` appends to this list. */
+export const migrations: MigrationObject[] = [
+  { name: '0001-initial', class: Migration0001Initial },
+  { name: '0002-access', class: Migration0002Access },
+  { name: '0003-dossier', class: Migration0003Dossier },
+  { name: '0004-browse', class: Migration0004Browse },
+  { name: '0005-packages', class: Migration0005Packages },
+  { name: '0006-families', class: Migration0006Families },
+];

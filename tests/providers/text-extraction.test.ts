@@ -1,0 +1,225 @@
+import { readFileSync } from 'node:fs';
+import { PassThrough, Readable } from 'node:stream';
+import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
+import { AppError } from '../../src/platform/errors.js';
+import { extractText, type ExtractionLimits } from '../../src/providers/text-extraction.js';
+import { buildPdf } from '../support/pdf.js';
+
+const LIMITS: ExtractionLimits = { maxInputBytes: 8 * 1024 * 1024, maxTextChars: 1_000_000, timeoutMs: 10_000 };
+
+/** The bytes as a stream of `chunkSize`-byte chunks. */
+function streamOf(bytes: Buffer | string, chunkSize = 64 * 1024): Readable {
+  const buf = typeof bytes === 'string' ? Buffer.from(bytes, 'utf8') : bytes;
+  const chunks: Buffer[] = [];
+  for (let i = 0; i < buf.length; i += chunkSize) chunks.push(buf.subarray(i, i + chunkSize));
+  return Readable.from(chunks, { objectMode: false });
+}
+
+async function failure(promise: Promise<unknown>): Promise<AppError> {
+  try {
+    await promise;
+  } catch (error) {
+    expect(error).toBeInstanceOf(AppError);
+    return error as AppError;
+  }
+  throw new Error('expected a rejection');
+}
+
+const xml = (text: string, limits: ExtractionLimits = LIMITS, chunkSize?: number) =>
+  extractText(streamOf(text, chunkSize), 'application/xml', limits);
+
+describe('XML', () => {
+  it('extracts text nodes and CDATA, whitespace normalised', async () => {
+    const result = await xml(`<?xml version="1.0" encoding="UTF-8"?>
+      <doc><title>Widget   assembly</title><p>A claim &amp; more &#x4E2D;&#25991;</p>
+      <p><![CDATA[raw <text> & stuff]]></p><!-- a comment --><?pi ignored?></doc>`);
+    expect(result).toEqual({ text: 'Widget assembly A claim & more 中文 raw <text> & stuff', truncated: false });
+  });
+
+  it('reads namespaced ST.36 / ST.96 documents, keeping inline formatting inside words', async () => {
+    const st36 = `<?xml version="1.0" encoding="UTF-8"?>
+<wo-search-report xmlns:st36="http://www.wipo.int/standards/XMLSchema/ST36" lang="en" country="CN" st36:status="final">
+  <srep-info><srep-for-pub><classification-ipcr><text>H01M 10/0525</text></classification-ipcr></srep-for-pub></srep-info>
+  <srep-citations><citation><patcit num="1"><document-id><country>CN</country><doc-number>202310001234</doc-number><kind>A</kind></document-id></patcit>
+  <category>X</category><rel-claims>1-10</rel-claims></citation></srep-citations>
+  <srep-admin><examiners><primary-examiner><name>WANG, Li</name></primary-examiner></examiners></srep-admin>
+</wo-search-report>`;
+    expect((await xml(st36)).text).toBe('H01M 10/0525 CN 202310001234 A X 1-10 WANG, Li');
+
+    const st96 = `<pat:ClaimBag xmlns:pat="http://www.wipo.int/standards/XMLSchema/ST96/Patent" xmlns:com="http://www.wipo.int/standards/XMLSchema/ST96/Common"><pat:Claim><pat:ClaimText>A cell comprising H<com:Sub>2</com:Sub>O and <com:B>Li</com:B><com:Sup>+</com:Sup> ions.</pat:ClaimText></pat:Claim></pat:ClaimBag>`;
+    expect((await xml(st96)).text).toBe('A cell comprising H2O and Li+ ions.');
+  });
+
+  it('decodes multi-byte characters split across chunks', async () => {
+    const text = '发明名称：一种锂离子电池'.repeat(50);
+    const result = await xml(`<?xml version="1.0"?><t>${text}</t>`, LIMITS, 7);
+    expect(result.text).toBe(text);
+  });
+
+  it('honours BOMs and the declared encoding', async () => {
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('<?xml version="1.0" encoding="UTF-16"?><a>Prüfung 审查</a>', 'utf16le')]);
+    expect((await extractText(streamOf(utf16, 5), 'application/xml', LIMITS)).text).toBe('Prüfung 审查');
+    const latin1 = Buffer.from('<?xml version="1.0" encoding="ISO-8859-1"?><a>Prüfung</a>', 'latin1');
+    expect((await extractText(streamOf(latin1), 'application/xml', LIMITS)).text).toBe('Prüfung');
+    const bom8 = Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from('<a>ok</a>')]);
+    expect((await extractText(streamOf(bom8), 'application/xml', LIMITS)).text).toBe('ok');
+    const sjis = Buffer.concat([Buffer.from('<?xml version="1.0" encoding="Shift_JIS"?><a>'), Buffer.from([0x93, 0xfa, 0x96, 0x7b]), Buffer.from('</a>')]);
+    expect((await extractText(streamOf(sjis), 'application/xml', LIMITS)).text).toBe('日本');
+  });
+
+  it('refuses a billion-laughs DOCTYPE quickly', async () => {
+    const lol = `<?xml version="1.0"?>
+<!DOCTYPE lolz [
+  <!ENTITY lol "lol">
+  <!ENTITY lol1 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+  <!ENTITY lol2 "&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;&lol1;">
+  <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+  <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+  <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+  <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+  <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+  <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+  <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<lolz>&lol9;</lolz>`;
+    const started = Date.now();
+    const error = await failure(xml(lol));
+    expect(error.errorCode).toBe('XML_DTD_NOT_ALLOWED');
+    expect(error.status).toBe(422);
+    expect(Date.now() - started).toBeLessThan(1000);
+  });
+
+  it('refuses external entities without reading them', async () => {
+    const passwd = (() => {
+      try {
+        return readFileSync('/etc/passwd', 'utf8');
+      } catch {
+        return 'root:x:0:0';
+      }
+    })();
+    const firstLine = passwd.split('\n')[0] ?? 'root:';
+    for (const doc of [
+      '<?xml version="1.0"?><!DOCTYPE foo [<!ENTITY x SYSTEM "file:///etc/passwd">]><foo>&x;</foo>',
+      '<!DOCTYPE foo SYSTEM "http://127.0.0.1:9/evil.dtd"><foo>&x;</foo>',
+      '<!DOCTYPE foo [<!ENTITY % p SYSTEM "file:///etc/passwd"> %p;]><foo/>',
+    ]) {
+      const error = await failure(xml(doc));
+      expect(error.errorCode).toBe('XML_DTD_NOT_ALLOWED');
+      expect(JSON.stringify({ ...error, message: error.message })).not.toContain(firstLine);
+    }
+  });
+
+  it('calls malformed XML malformed (422)', async () => {
+    for (const doc of [
+      '<a><b></a>',
+      '<a>unclosed',
+      '<a>&nbsp;</a>', // undeclared entity
+      '<a x="1" x="2"/>',
+      '<a/><b/>',
+      'just text, no markup',
+      '',
+    ]) {
+      const error = await failure(xml(doc));
+      expect({ doc, errorCode: error.errorCode, status: error.status }).toEqual({ doc, errorCode: 'MALFORMED_XML', status: 422 });
+    }
+  });
+
+  it('refuses bytes that are not in the declared encoding, and unknown encodings', async () => {
+    const bad = Buffer.concat([Buffer.from('<a>'), Buffer.from([0xc3, 0x28]), Buffer.from('</a>')]);
+    expect((await failure(extractText(streamOf(bad), 'application/xml', LIMITS))).errorCode).toBe('MALFORMED_XML');
+    expect((await failure(xml('<?xml version="1.0" encoding="x-klingon"?><a/>'))).errorCode).toBe('XML_ENCODING_UNSUPPORTED');
+  });
+
+  it('truncates at maxTextChars', async () => {
+    const words = Array.from({ length: 10_000 }, (_, i) => `word${i}`).join(' ');
+    const result = await xml(`<a>${words}</a>`, { ...LIMITS, maxTextChars: 100 }, 1024);
+    expect(result.truncated).toBe(true);
+    expect(result.truncatedBy).toBe('maxTextChars');
+    expect(result.text.length).toBeLessThanOrEqual(100);
+    expect(words.startsWith(result.text)).toBe(true);
+  });
+
+  it('stops at maxInputBytes with the text of the nodes read so far', async () => {
+    const result = await xml(`<a>${'<p>lorem ipsum</p>'.repeat(10_000)}</a>`, { ...LIMITS, maxInputBytes: 1000 }, 100);
+    expect(result.truncated).toBe(true);
+    expect(result.truncatedBy).toBe('maxInputBytes');
+    expect(result.text.startsWith('lorem ipsum')).toBe(true);
+    expect(result.text.length).toBeLessThan(1000);
+  });
+
+  it('times out on a stream that never ends', async () => {
+    const stalled = new PassThrough();
+    stalled.write('<a>waiting');
+    const error = await failure(extractText(stalled, 'application/xml', { ...LIMITS, timeoutMs: 100 }));
+    expect(error.errorCode).toBe('EXTRACTION_TIMEOUT');
+    expect(stalled.destroyed).toBe(true);
+  });
+});
+
+const pdf = (bytes: Buffer, limits: ExtractionLimits = LIMITS) => extractText(streamOf(bytes, 1000), 'application/pdf', limits);
+
+describe('PDF', () => {
+  const consoleSpies: MockInstance[] = [];
+  beforeEach(() => {
+    for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
+      consoleSpies.push(vi.spyOn(console, method));
+    }
+  });
+  afterEach(() => {
+    // pdfjs must stay silent, including on broken input.
+    for (const spy of consoleSpies.splice(0)) {
+      expect(spy).not.toHaveBeenCalled();
+      spy.mockRestore();
+    }
+  });
+
+  it('extracts the text of a one-page PDF', async () => {
+    const result = await pdf(buildPdf([['Search report for CN 202310001234.7']]));
+    expect(result).toEqual({ text: 'Search report for CN 202310001234.7', truncated: false, pages: 1 });
+  });
+
+  it('extracts every page in order, lines and pages on their own lines', async () => {
+    const result = await pdf(
+      buildPdf([
+        ['Written opinion of the ISA', 'Box No. V (reasoned statement)'],
+        ['Claims 1-10 lack novelty over D1'],
+      ]),
+    );
+    expect(result.pages).toBe(2);
+    expect(result.truncated).toBe(false);
+    expect(result.text).toBe('Written opinion of the ISA\nBox No. V (reasoned statement)\nClaims 1-10 lack novelty over D1');
+  });
+
+  it('calls a corrupt PDF malformed (422)', async () => {
+    const valid = buildPdf([['Search report for CN 202310001234.7']]);
+    for (const bytes of [Buffer.from('%PDF-1.4\ngarbage, garbage and more garbage\n'), valid.subarray(0, 150), Buffer.alloc(0)]) {
+      const error = await failure(pdf(bytes));
+      expect(error.errorCode).toBe('MALFORMED_PDF');
+      expect(error.status).toBe(422);
+    }
+  });
+
+  it('yields no text, truncated, for a PDF above maxInputBytes', async () => {
+    const bytes = buildPdf([['Search report for CN 202310001234.7']]);
+    const result = await pdf(bytes, { ...LIMITS, maxInputBytes: bytes.length - 1 });
+    expect(result).toEqual({ text: '', truncated: true, truncatedBy: 'maxInputBytes' });
+    expect((await pdf(bytes, { ...LIMITS, maxInputBytes: bytes.length })).truncated).toBe(false);
+  });
+
+  it('truncates at maxTextChars', async () => {
+    const pages = Array.from({ length: 5 }, (_, p) => Array.from({ length: 20 }, (_, l) => `Page ${p + 1} line ${l + 1} of the description`));
+    const result = await pdf(buildPdf(pages), { ...LIMITS, maxTextChars: 120 });
+    expect(result.truncated).toBe(true);
+    expect(result.truncatedBy).toBe('maxTextChars');
+    expect(result.pages).toBe(5);
+    expect(result.text.length).toBeLessThanOrEqual(120);
+    expect(result.text.startsWith('Page 1 line 1 of the description\nPage 1 line 2')).toBe(true);
+  });
+
+  it('times out on a stream that never ends', async () => {
+    const stalled = new PassThrough();
+    stalled.write('%PDF-1.4\n');
+    const error = await failure(extractText(stalled, 'application/pdf', { ...LIMITS, timeoutMs: 100 }));
+    expect(error.errorCode).toBe('EXTRACTION_TIMEOUT');
+  });
+});
