@@ -18,7 +18,7 @@ import { IdempotencyRecordEntity } from '../dossier/idempotency.entity.js';
 import { AppError, BadRequestError, ConflictError, PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError, type FieldProblem } from '../platform/errors.js';
 import { uuidv7 } from '../platform/ids.js';
 import type { JobQueue } from '../platform/jobs/index.js';
-import { BlobTooLargeError, StreamMeter, type BlobStore } from '../platform/storage/index.js';
+import { BlobSizeMismatchError, BlobTooLargeError, StreamMeter, type BlobStore } from '../platform/storage/index.js';
 import { sourceOf, toBuffer } from '../platform/storage/hashing.js';
 import { DepositMetadata, METADATA_HEADERS, VersionMetadata } from './deposit.schemas.js';
 import { depositApplication, depositOffice, isProviding } from './deposit-office.js';
@@ -39,6 +39,11 @@ export interface DocumentUpload {
   /** The media type the depositor declares; it must be what the bytes are. */
   declaredMediaType: string | undefined;
   body: Readable;
+  /**
+   * The document's exact size when the transport announces it (a raw upload's Content-Length). The store then
+   * streams a large body through in parts instead of holding a part in memory, and refuses one that ends early.
+   */
+  byteLength?: number | undefined;
   idempotencyKey?: string | undefined;
   /** True when the transport cut the body at its own size limit (multipart `fileSize`): refused with 413. */
   truncated?: () => boolean;
@@ -87,6 +92,8 @@ const tooLarge = (limit: number): PayloadTooLargeError =>
   new PayloadTooLargeError('DOCUMENT_TOO_LARGE', `The document is larger than the limit of ${limit} bytes; nothing was stored`, { limit });
 
 /** The upload's bytes with transport failures turned into a 400 and a transport-side truncation into a 413. */
+const incomplete = (): BadRequestError => new BadRequestError('UPLOAD_INCOMPLETE', 'The upload was cut off before the whole document arrived; nothing was stored');
+
 function guardedBody(upload: DocumentUpload, limit: number): Readable {
   const source = upload.body;
   async function* guard(): AsyncGenerator<Buffer> {
@@ -94,7 +101,7 @@ function guardedBody(upload: DocumentUpload, limit: number): Readable {
       for await (const chunk of sourceOf(source)) yield toBuffer(chunk);
     } catch (error) {
       if (error instanceof AppError) throw error;
-      throw new BadRequestError('UPLOAD_INCOMPLETE', 'The upload was cut off before the whole document arrived; nothing was stored');
+      throw incomplete();
     }
     if (upload.truncated?.() === true) throw tooLarge(limit);
   }
@@ -262,9 +269,10 @@ export function createDepositService(deps: DepositServiceDeps) {
     const key = documentStorageKey(office.code, new Date(), id);
     let stored;
     try {
-      stored = await storage.put(key, sniffed.stream, { maxBytes: limit, contentType: mediaType });
+      stored = await storage.put(key, sniffed.stream, { maxBytes: limit, contentType: mediaType, expectedBytes: upload.byteLength });
     } catch (error) {
       if (error instanceof BlobTooLargeError) throw tooLarge(limit);
+      if (error instanceof BlobSizeMismatchError) throw incomplete();
       throw error;
     }
 

@@ -8,7 +8,7 @@ import { AppError, BadRequestError, ConflictError, NotFoundError, PayloadTooLarg
 import { uuidv7 } from '../platform/ids.js';
 import { decodeCursor, DEFAULT_PAGE_LIMIT, pageFrom } from '../platform/pagination.js';
 import type { JobQueue } from '../platform/jobs/index.js';
-import { BlobTooLargeError, StreamMeter, type BlobStore } from '../platform/storage/index.js';
+import { BlobSizeMismatchError, BlobTooLargeError, StreamMeter, type BlobStore } from '../platform/storage/index.js';
 import { sourceOf, toBuffer } from '../platform/storage/hashing.js';
 import { isProviding } from './deposit-office.js';
 import { invalidFields } from './fields.js';
@@ -76,13 +76,15 @@ function canSeePackage(principal: Principal, row: DepositPackage): boolean {
 }
 
 /** The body with transport failures turned into 400 UPLOAD_INCOMPLETE. */
+const packageIncomplete = (): BadRequestError => new BadRequestError('UPLOAD_INCOMPLETE', 'The upload was cut off before the whole package arrived; nothing was stored');
+
 function guardedBody(source: Readable): Readable {
   async function* guard(): AsyncGenerator<Buffer> {
     try {
       for await (const chunk of sourceOf(source)) yield toBuffer(chunk);
     } catch (error) {
       if (error instanceof AppError) throw error;
-      throw new BadRequestError('UPLOAD_INCOMPLETE', 'The upload was cut off before the whole package arrived; nothing was stored');
+      throw packageIncomplete();
     }
   }
   return Readable.from(guard(), { objectMode: false });
@@ -144,9 +146,11 @@ export function createPackageService(deps: PackageServiceDeps) {
       const storageKey = packageStorageKey(officeCode, id);
       let stored;
       try {
-        stored = await storage.put(storageKey, guardedBody(upload.body), { maxBytes: limit, contentType: 'application/zip' });
+        // With the size announced, the S3 store streams a large package through in parts instead of buffering them.
+        stored = await storage.put(storageKey, guardedBody(upload.body), { maxBytes: limit, contentType: 'application/zip', expectedBytes: upload.contentLength });
       } catch (error) {
         if (error instanceof BlobTooLargeError) throw packageTooLarge(limit);
+        if (error instanceof BlobSizeMismatchError) throw packageIncomplete();
         throw error;
       }
 

@@ -112,6 +112,13 @@ export function decodeHeaderText(value: string): string | null {
   }
 }
 
+/** The body's size from Content-Length, unless the body is chunked (then its size is only known at the end). */
+function announcedLength(request: FastifyRequest): number | undefined {
+  const header = request.headers['content-length'];
+  if (header === undefined || request.headers['transfer-encoding'] !== undefined || !/^\d{1,15}$/.test(header)) return undefined;
+  return Number(header);
+}
+
 /** A raw upload: the body is the document, its metadata in `Document-*` headers. */
 export function rawUpload(request: FastifyRequest, idempotencyKey: string | undefined): DocumentUpload {
   const body = request.body;
@@ -141,5 +148,5 @@ export function rawUpload(request: FastifyRequest, idempotencyKey: string | unde
       metadata[property] = value.trim();
     }
   }
-  return { metadata, source: 'headers', declaredMediaType: request.headers['content-type'], body, idempotencyKey };
+  return { metadata, source: 'headers', declaredMediaType: request.headers['content-type'], body, byteLength: announcedLength(request), idempotencyKey };
 }
