@@ -105,13 +105,8 @@ const bytes = (await Promise.all([...files.values()].map(({ file }) => stat(file
 const total = [...files.values()].reduce((sum, { lines }) => sum + lines, 0);
 console.log(`generated ${total.toLocaleString('en')} applications (${(bytes / 1024 / 1024).toFixed(0)} MB of NDJSON) in ${seconds(started).toFixed(1)} s`);
 
-// BENCH_HUB_NODE_OPTIONS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, profiles the hub process.
-const hub = await startHubProcess({
-  DATA_DIR: workDir,
-  DATABASE_URL: url,
-  ...BENCH_OPERATOR,
-  ...(process.env.BENCH_HUB_NODE_OPTIONS ? { NODE_OPTIONS: process.env.BENCH_HUB_NODE_OPTIONS } : {}),
-});
+// BENCH_HUB_NODE_OPTIONS, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`, profiles the hub process (bench/lib/hub.ts).
+const hub = await startHubProcess({ DATA_DIR: workDir, DATABASE_URL: url, ...BENCH_OPERATOR });
 try {
   const tokens = new Map<DataOffice, string>();
   for (const office of DATA_OFFICES) tokens.set(office, await providingClient(hub.base, office));

@@ -21,10 +21,14 @@ export interface HubProcess {
   stop(): Promise<void>;
 }
 
-/** Starts `src/server.ts` as its own process (so its memory is its own) and waits for /ready. */
+/**
+ * Starts `src/server.ts` as its own process (so its memory is its own) and waits for /ready. BENCH_HUB_NODE_OPTIONS
+ * adds Node options to the hub, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof` to profile it.
+ */
 export async function startHubProcess(env: Record<string, string>): Promise<HubProcess> {
   const port = await freePort();
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/server.ts'], {
+  const nodeOptions = (process.env.BENCH_HUB_NODE_OPTIONS ?? '').split(' ').filter((option) => option !== '');
+  const child = spawn(process.execPath, [...nodeOptions, '--import', 'tsx', 'src/server.ts'], {
     cwd: projectRoot,
     env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env, PORT: String(port) },
     stdio: ['ignore', 'inherit', 'inherit'],

@@ -92,8 +92,11 @@ interface BatchResult {
 const DEFAULT_BATCH = 2_000;
 const DEFAULT_MAX_ERRORS = 1_000;
 const DEFAULT_MAX_LINE = 1024 * 1024;
-/** Lines checked between two turns of the event loop while a batch is being written. */
-const YIELD_EVERY = 50;
+/**
+ * Lines checked between two turns of the event loop while a batch is being written. Small: the batch in flight
+ * holds the family lock, and each of its statements waits for the loop; 50 measured 3,270/s, 2 measured 3,850/s.
+ */
+const YIELD_EVERY = 2;
 
 /** Field problems of a line, relative to the line (`/titles/0/text` rather than `/body/titles/0/text`). */
 function lineProblems(error: AppError): FieldProblem[] | undefined {
