@@ -16,7 +16,8 @@ export const IdempotencyRecordEntity = defineEntity({
     documentId: p.uuid(),
     contentSha256: p.string().length(64),
     fingerprint: p.string().length(64),
-    createdAt: p.datetime().onCreate(() => new Date()),
+    // Indexed for the sweeper, which forgets keys older than IDEMPOTENCY_RETENTION_SECONDS.
+    createdAt: p.datetime().onCreate(() => new Date()).index(),
   }),
   primaryKeys: ['officeCode', 'key'],
 });

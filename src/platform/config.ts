@@ -69,6 +69,8 @@ export interface Config {
   sweeper: {
     /** A stored document blob that no row references is deleted once it is older than this (the orphan sweeper). */
     orphanGraceSeconds: number;
+    /** An Idempotency-Key is remembered this long after its deposit; a retry after that deposits anew. */
+    idempotencyRetentionSeconds: number;
   };
 }
 
@@ -116,6 +118,7 @@ export const CONFIG_VARIABLES = {
   SHUTDOWN_TIMEOUT_MS: 'graceful shutdown budget in milliseconds, a positive integer (default 25000)',
   READINESS_TIMEOUT_MS: 'per-dependency readiness probe timeout in milliseconds (default 2000)',
   ORPHAN_GRACE_SECONDS: 'age in seconds after which a stored document blob that no document references is swept, 1 to 31536000 (default 86400)',
+  IDEMPOTENCY_RETENTION_SECONDS: 'how long a deposit\'s Idempotency-Key is remembered, in seconds, 60 to 31536000 (default 604800, a week)',
 } as const;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
@@ -221,7 +224,10 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
     readinessTimeoutMs: integer('READINESS_TIMEOUT_MS', 2_000, 1, 60_000),
   };
 
-  const sweeper: Config['sweeper'] = { orphanGraceSeconds: integer('ORPHAN_GRACE_SECONDS', 86_400, 1, 31_536_000) };
+  const sweeper: Config['sweeper'] = {
+    orphanGraceSeconds: integer('ORPHAN_GRACE_SECONDS', 86_400, 1, 31_536_000),
+    idempotencyRetentionSeconds: integer('IDEMPOTENCY_RETENTION_SECONDS', 604_800, 60, 31_536_000),
+  };
 
   const hubSecret = read('HUB_SECRET');
   if (hubSecret !== undefined && hubSecret.length < 32) problems.push(`HUB_SECRET is too short (${hubSecret.length} characters): expected ${CONFIG_VARIABLES.HUB_SECRET}`);

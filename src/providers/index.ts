@@ -29,7 +29,7 @@ export { SWEEP_ORPHAN_BLOBS_JOB, sweepOrphanBlobs } from './sweeper.js';
  */
 export const providersModule: FastifyPluginAsync = async (app) => {
   defineExtractionJob(app.jobs, { db: app.db, storage: app.storage, log: app.log });
-  defineSweepJob(app.jobs, { db: app.db, storage: app.storage, jobs: app.jobs, log: app.log, graceSeconds: app.config.sweeper.orphanGraceSeconds });
+  defineSweepJob(app.jobs, { db: app.db, storage: app.storage, jobs: app.jobs, log: app.log, graceSeconds: app.config.sweeper.orphanGraceSeconds, idempotencyRetentionSeconds: app.config.sweeper.idempotencyRetentionSeconds });
   const { limits } = app.config;
   const packageJob = {
     db: app.db,

@@ -19,6 +19,8 @@ const EXTRACTION_BACKFILL_LIMIT = 500;
 export interface SweepData {
   /** Overrides ORPHAN_GRACE_SECONDS for this run (tests, operators). */
   graceSeconds?: number;
+  /** Overrides IDEMPOTENCY_RETENTION_SECONDS for this run (tests, operators). */
+  idempotencyRetentionSeconds?: number;
 }
 
 export interface SweepDeps {
@@ -27,6 +29,7 @@ export interface SweepDeps {
   jobs: Pick<JobQueue, 'enqueue'>;
   log: Pick<FastifyBaseLogger, 'info' | 'warn'>;
   graceSeconds: number;
+  idempotencyRetentionSeconds: number;
 }
 
 export interface SweepResult {
@@ -36,6 +39,8 @@ export interface SweepResult {
   extractionsEnqueued: number;
   /** Package zips (`packages/`) deleted: their package is finished or was never recorded. */
   packagesDeleted: number;
+  /** Idempotency keys forgotten: older than the retention period. */
+  idempotencyKeysExpired: number;
 }
 
 /**
@@ -50,7 +55,7 @@ export async function sweepOrphanBlobs(deps: SweepDeps, data: SweepData = {}): P
   const graceMs = (data.graceSeconds ?? deps.graceSeconds) * 1000;
   const cutoff = Date.now() - graceMs;
   const em = deps.db.fork();
-  const result: SweepResult = { scanned: 0, deleted: 0, kept: 0, extractionsEnqueued: 0, packagesDeleted: 0 };
+  const result: SweepResult = { scanned: 0, deleted: 0, kept: 0, extractionsEnqueued: 0, packagesDeleted: 0, idempotencyKeysExpired: 0 };
   let batch: string[] = [];
 
   const flush = async (): Promise<void> => {
@@ -92,8 +97,27 @@ export async function sweepOrphanBlobs(deps: SweepDeps, data: SweepData = {}): P
     await deps.jobs.enqueue(EXTRACT_TEXT_JOB, { documentId: id }, { jobId: `extract-${id}-${Math.floor(Date.now() / SWEEP_INTERVAL_MS)}` });
     result.extractionsEnqueued += 1;
   }
-  if (result.deleted > 0 || result.extractionsEnqueued > 0 || result.packagesDeleted > 0) deps.log.info({ ...result }, 'orphan sweep finished');
+  result.idempotencyKeysExpired = await expireIdempotencyKeys(em, (data.idempotencyRetentionSeconds ?? deps.idempotencyRetentionSeconds) * 1000);
+  if (result.deleted > 0 || result.extractionsEnqueued > 0 || result.packagesDeleted > 0 || result.idempotencyKeysExpired > 0) deps.log.info({ ...result }, 'orphan sweep finished');
   return result;
+}
+
+/**
+ * Forgets Idempotency-Keys older than the retention period, in bounded batches (a long delete would hold locks that
+ * deposits wait for). The documents they created stay; a retry with such a key deposits anew.
+ */
+async function expireIdempotencyKeys(em: ReturnType<SweepDeps['db']['fork']>, retentionMs: number): Promise<number> {
+  const cutoff = new Date(Date.now() - retentionMs);
+  let expired = 0;
+  for (;;) {
+    const rows = await em.getConnection().execute<{ office_code: string }[]>(
+      `delete from "idempotency_record" where ("office_code", "key") in
+         (select "office_code", "key" from "idempotency_record" where "created_at" < ? limit ${BATCH}) returning "office_code"`,
+      [cutoff],
+    );
+    expired += rows.length;
+    if (rows.length < BATCH) return expired;
+  }
 }
 
 /**

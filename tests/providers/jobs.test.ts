@@ -7,7 +7,7 @@ import { FIRST_SWEEP_DELAY_MS, scheduleSweeps, sweepJobId, SWEEP_INTERVAL_MS, SW
 import { uuidv7 } from '../../src/platform/ids.js';
 import type { JobInfo } from '../../src/platform/jobs/index.js';
 import { OPERATOR_ENV } from '../support/access.js';
-import { blobKeys, depositOk, putBiblio, SAMPLE_PDF, SAMPLE_PNG, SAMPLE_XML, seedDepositWorld, type DepositWorld } from '../support/deposits.js';
+import { blobKeys, depositOk, depositUrl, putBiblio, SAMPLE_PDF, SAMPLE_PNG, SAMPLE_XML, seedDepositWorld, upload, type Deposited, type DepositWorld } from '../support/deposits.js';
 import { describeEachProfile, startTestHub, type TestHub } from '../support/hub.js';
 import { buildPdf } from '../support/pdf.js';
 
@@ -115,6 +115,33 @@ describeEachProfile('deposit jobs', (profile) => {
       expect(await finished(SWEEP_ORPHAN_BLOBS_JOB, jobId)).toMatchObject({ state: 'completed', result: { deleted: 0 } });
       expect(await blobKeys(hub.app)).toContain(young);
       await hub.app.storage.delete(young);
+    });
+
+    it('forgets Idempotency-Keys older than IDEMPOTENCY_RETENTION_SECONDS: a retry then deposits anew, a younger key still replays', async () => {
+      expect(hub.config.sweeper.idempotencyRetentionSeconds).toBe(604_800);
+      const options = (key: string) => ({ token: us, file: SAMPLE_PDF, idempotencyKey: `${key}-${profile}` });
+      const aged = await depositOk(hub.app, 'US', '17400001', options('retention-aged'));
+      const young = await depositOk(hub.app, 'US', '17400001', options('retention-young'));
+      const connection = hub.app.db.fork().getConnection();
+      // Deposited eight days ago, as far as the record of its key goes.
+      await connection.execute(`update "idempotency_record" set "created_at" = now() - interval '8 days' where "key" = ?`, [`retention-aged-${profile}`]);
+      const keysLeft = async () =>
+        (await connection.execute<{ key: string }[]>(`select "key" from "idempotency_record" where "key" like 'retention-%' order by "key"`)).map((row) => row.key);
+
+      const jobId = await hub.app.jobs.enqueue(SWEEP_ORPHAN_BLOBS_JOB, {}, { jobId: `sweep-idempotency-${profile}` });
+      expect(await finished(SWEEP_ORPHAN_BLOBS_JOB, jobId)).toMatchObject({ state: 'completed', result: { idempotencyKeysExpired: 1 } });
+      expect(await keysLeft()).toEqual([`retention-young-${profile}`]);
+
+      const replayed = await upload(hub.app, depositUrl('US', '17400001'), options('retention-young'));
+      expect(replayed.statusCode).toBe(201);
+      expect(replayed.headers['idempotent-replayed']).toBe('true');
+      expect(replayed.json<Deposited>().document.id).toBe(young.document.id);
+      const anew = await upload(hub.app, depositUrl('US', '17400001'), options('retention-aged'));
+      expect(anew.statusCode).toBe(201);
+      expect(anew.headers['idempotent-replayed']).toBeUndefined();
+      expect(anew.json<Deposited>().document.id).not.toBe(aged.document.id);
+      // The document the forgotten key created stays.
+      expect((await hub.app.inject({ method: 'GET', url: `/v1/documents/${aged.document.id}`, headers: { authorization: `Bearer ${us}` } })).statusCode).toBe(200);
     });
   });
 });

@@ -5,6 +5,7 @@ import { Migration0003Dossier } from './0003-dossier.js';
 import { Migration0004Browse } from './0004-browse.js';
 import { Migration0005Packages } from './0005-packages.js';
 import { Migration0006Families } from './0006-families.js';
+import { Migration0007IdempotencyExpiry } from './0007-idempotency-expiry.js';
 
 /** Committed migrations, in order. `npm run migration:create` appends to this list. */
 export const migrations: MigrationObject[] = [
@@ -14,4 +15,5 @@ export const migrations: MigrationObject[] = [
   { name: '0004-browse', class: Migration0004Browse },
   { name: '0005-packages', class: Migration0005Packages },
   { name: '0006-families', class: Migration0006Families },
+  { name: '0007-idempotency-expiry', class: Migration0007IdempotencyExpiry },
 ];
