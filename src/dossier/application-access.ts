@@ -2,7 +2,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Principal } from '../access/principal.js';
 import { canSeeApplication, officeOfPrincipal, type VisibilityFacts } from '../access/visibility.js';
 import { NotFoundError } from '../platform/errors.js';
-import { applicationNumberOf } from '../providers/numbers.js';
+import { applicationNumberOf } from './numbers/kept.js';
 
 /** One application with the facts the visibility rule needs about it, its provider and the reader's office. */
 export interface ApplicationContext {

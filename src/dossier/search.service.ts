@@ -5,7 +5,7 @@ import { applicationVisibilitySql, documentVisibilitySql, officeOfPrincipal, typ
 import { BadRequestError, UnprocessableError } from '../platform/errors.js';
 import { isUuid } from '../platform/ids.js';
 import { decodeCursor, DEFAULT_PAGE_LIMIT, encodeCursor } from '../platform/pagination.js';
-import { foreignNumberOf } from '../providers/numbers.js';
+import { foreignNumberOf } from './numbers/kept.js';
 import type { ApplicationParty, ApplicationTitle } from './application.entity.js';
 import { isCalendarDate, isoTimestampSql } from './application-access.js';
 import type { ApplicationSort, ApplicationSummary, SearchApplicationsQuery } from './application.schemas.js';

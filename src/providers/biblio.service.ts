@@ -10,7 +10,7 @@ import { familyRecordOf, pctApplicationOf } from './biblio-families.js';
 import type { ApplicationView, BiblioInput } from './biblio.schemas.js';
 import { depositOffice } from './deposit-office.js';
 import { unacceptableFields } from './fields.js';
-import { applicationNumberOf, foreignNumberOf } from './numbers.js';
+import { applicationNumberOf, foreignNumberOf } from '../dossier/numbers/kept.js';
 
 interface PriorityRow {
   officeCode: string;

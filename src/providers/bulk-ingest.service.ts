@@ -21,7 +21,7 @@ import { ApplicationParams, BiblioBody, type BiblioInput } from './biblio.schema
 import { checkBiblio, normaliseClassification } from './biblio.service.js';
 import { depositOffice } from './deposit-office.js';
 import { fieldValidator } from './fields.js';
-import { applicationNumberOf, type KeptNumber } from './numbers.js';
+import { applicationNumberOf, type KeptNumber } from '../dossier/numbers/kept.js';
 
 /** One line: the body of `PUT /v1/applications/{officeCode}/{applicationNumber}` with the path's two parts. */
 export const BulkApplicationLine = Type.Object(

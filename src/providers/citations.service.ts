@@ -14,7 +14,7 @@ import { uuidv7 } from '../platform/ids.js';
 import type { CitationList, CitationView, PutCitationsInput } from './citations.schemas.js';
 import { depositApplication, depositOffice } from './deposit-office.js';
 import { invalidFields, unacceptableFields } from './fields.js';
-import { applicationNumberOf, foreignNumberOf } from './numbers.js';
+import { applicationNumberOf, foreignNumberOf } from '../dossier/numbers/kept.js';
 
 type CitationRow = Omit<Citation, 'id' | 'applicationId' | 'position' | 'createdAt'>;
 

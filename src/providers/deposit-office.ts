@@ -5,7 +5,7 @@ import { requireDepositor, type Depositor, type DepositOperationId } from '../ac
 import type { Principal } from '../access/principal.js';
 import { ApplicationEntity, type Application } from '../dossier/application.entity.js';
 import { NotFoundError } from '../platform/errors.js';
-import { applicationNumberOf, type KeptNumber } from './numbers.js';
+import { applicationNumberOf, type KeptNumber } from '../dossier/numbers/kept.js';
 
 /** Whether an office may deposit: it has the providing role (either mode). */
 export const isProviding = (office: Office): boolean => office.providerMode !== null && office.providerMode !== undefined;

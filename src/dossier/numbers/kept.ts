@@ -1,5 +1,5 @@
-import { normalizeNumber, tryNormalizeNumber, type NormalizedNumber, type NumberKind } from '../dossier/numbers/normalize.js';
-import { UnprocessableError, type AppError } from '../platform/errors.js';
+import { tryNormalizeNumber, type NormalizedNumber, type NumberKind } from './normalize.js';
+import { UnprocessableError, type AppError } from '../../platform/errors.js';
 
 /** A number as the deposit API keeps it: the normal form (or a plain canonical form), the raw input, and which it is. */
 export interface KeptNumber {
@@ -56,4 +56,3 @@ export function foreignNumberOf(officeCode: string, raw: string, kindOf: NumberK
   return { ok: false, error: result.error };
 }
 
-export { normalizeNumber };
