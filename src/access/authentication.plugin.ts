@@ -1,13 +1,14 @@
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
+import { preparedQuery } from '../platform/database/prepared-query.js';
 import { ForbiddenError, UnauthorizedError } from '../platform/errors.js';
 import { SESSION_ENDING_REASONS } from './account.entity.js';
 import { isOperationId, requireRouteAccess } from './permissions.js';
 import { ANONYMOUS, principalOfAccount, principalOfClient, type Principal } from './principal.js';
 import { loadHubSecret } from './secrets.js';
 import { createKeySet, type KeySet } from './signing-keys.js';
-import { verifyAccessToken, type TokenSubject } from './tokens.js';
+import { createVerifiedTokenCache, type TokenSubject } from './tokens.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -35,7 +36,8 @@ const ENDING_REASONS_SQL = SESSION_ENDING_REASONS.map((reason) => `'${reason}'`)
 export async function loadPrincipal(em: EntityManager, subject: TokenSubject): Promise<Principal> {
   const gone = (): UnauthorizedError => new UnauthorizedError('INVALID_TOKEN', 'The access token is not valid: its subject no longer exists');
   if (subject.kind === 'account') {
-    const [row] = await em.execute<{ id: string; role: 'operator' | 'officeAdmin' | 'examiner'; status: string; office_code: string | null; branch_id: string | null; office_status: string | null; session_ended: boolean }[]>(
+    const [row] = await preparedQuery<{ id: string; role: 'operator' | 'officeAdmin' | 'examiner'; status: string; office_code: string | null; branch_id: string | null; office_status: string | null; session_ended: boolean }>(
+      em,
       `select a."id", a."role", a."status", a."office_code", a."branch_id", o."status" as "office_status",
          exists (select 1 from "refresh_token" r where r."family_id" = ? and r."revoked_reason" in (${ENDING_REASONS_SQL})) as "session_ended"
        from "account" a left join "office" o on o."code" = a."office_code" where a."id" = ?`,
@@ -47,7 +49,8 @@ export async function loadPrincipal(em: EntityManager, subject: TokenSubject): P
     if (row.office_status !== null && row.office_status !== 'active') throw new ForbiddenError('OFFICE_SUSPENDED', `Office ${row.office_code ?? ''} is suspended`);
     return principalOfAccount({ id: row.id, role: row.role, officeCode: row.office_code, branchId: row.branch_id });
   }
-  const [row] = await em.execute<{ id: string; status: string; office_code: string; branch_id: string | null; office_status: string }[]>(
+  const [row] = await preparedQuery<{ id: string; status: string; office_code: string; branch_id: string | null; office_status: string }>(
+    em,
     'select c."id", c."status", c."office_code", c."branch_id", o."status" as "office_status" from "api_client" c join "office" o on o."code" = c."office_code" where c."id" = ?',
     [subject.id],
   );
@@ -73,13 +76,14 @@ export const authenticationPlugin = fp(
     const keys = await createKeySet({ db: app.db, hubSecret: hubSecret.secret, publishDelaySeconds: config.auth.keyPublishDelaySeconds });
     app.decorate('signingKeys', keys);
     app.decorateRequest('principal', null as never);
+    const tokens = createVerifiedTokenCache(keys, config.auth);
 
     const authenticate = async (request: FastifyRequest): Promise<Principal> => {
       const header = request.headers.authorization;
       if (header === undefined) return ANONYMOUS;
       const match = /^(\S+)\s+(\S+)\s*$/.exec(header);
       const scheme = match?.[1]?.toLowerCase();
-      if (scheme === 'bearer' && match?.[2]) return loadPrincipal(request.em, (await verifyAccessToken(keys, config.auth, match[2])).subject);
+      if (scheme === 'bearer' && match?.[2]) return loadPrincipal(request.em, (await tokens.verify(match[2])).subject);
       if (scheme === 'basic' && request.routeOptions.config.clientAuthentication === true) return ANONYMOUS;
       throw new UnauthorizedError('UNSUPPORTED_AUTHORIZATION', 'Send Authorization: Bearer <access token>');
     };

@@ -14,6 +14,8 @@ export interface VerifiedAccessToken {
   subject: TokenSubject;
   /** `iat`, Unix seconds. */
   issuedAt: number;
+  /** `exp`, Unix seconds: the token is refused from this second on. */
+  expiresAt: number;
 }
 
 export type TokenSettings = Pick<Config['auth'], 'issuer' | 'audience' | 'accessTokenTtlSeconds'>;
@@ -78,7 +80,30 @@ export async function verifyAccessToken(keys: KeySet, settings: TokenSettings, t
   const id = match?.[2];
   if (!match || id === undefined || !isUuid(id)) throw invalid('its subject is not an account or a client of this hub');
   const issuedAt = payload.iat ?? 0;
-  if (match[1] === 'client') return { subject: { kind: 'client', id }, issuedAt };
+  const expiresAt = payload.exp ?? 0;
+  if (match[1] === 'client') return { subject: { kind: 'client', id }, issuedAt, expiresAt };
   const sessionId = typeof payload.sid === 'string' && isUuid(payload.sid) ? payload.sid : undefined;
-  return { subject: { kind: 'account', id, ...(sessionId !== undefined ? { sessionId } : {}) }, issuedAt };
+  return { subject: { kind: 'account', id, ...(sessionId !== undefined ? { sessionId } : {}) }, issuedAt, expiresAt };
+}
+
+/**
+ * Remembers the tokens that verified, until their `exp`: whether a token's signature and claims verify depends only
+ * on the token, the clock and the keys, and keys are never deleted (retired ones still verify), so verifying it
+ * again would give the same answer. Whether its subject may still act is checked on every request all the same
+ * (loadPrincipal). Bounded: when full, the oldest entry goes. One per app, never shared between apps.
+ */
+export function createVerifiedTokenCache(keys: KeySet, settings: TokenSettings, maxEntries = 10_000) {
+  const verified = new Map<string, VerifiedAccessToken>();
+  return {
+    async verify(token: string): Promise<VerifiedAccessToken> {
+      const known = verified.get(token);
+      // jose refuses a token once its exp second has begun, whatever is cached.
+      if (known !== undefined && Math.floor(Date.now() / 1000) < known.expiresAt) return known;
+      verified.delete(token);
+      const result = await verifyAccessToken(keys, settings, token);
+      if (verified.size >= maxEntries) verified.delete(verified.keys().next().value ?? '');
+      verified.set(token, result);
+      return result;
+    },
+  };
 }

@@ -16,6 +16,7 @@ import {
   type ContextRow,
 } from './application-access.js';
 import type { DocumentSort, DocumentSummary, DossierQuery } from './application.schemas.js';
+import { preparedQuery } from '../platform/database/prepared-query.js';
 
 interface DocumentRow {
   id: string;
@@ -123,7 +124,8 @@ export function createDossierListService({ em }: { em: EntityManager }) {
         params.push(...after);
       }
       const direction = descending ? 'desc' : 'asc';
-      const joined = await em.getConnection().execute<(ContextRow & Partial<DocumentRow> & { document_id: string | null })[]>(
+      const joined = await preparedQuery<ContextRow & Partial<DocumentRow> & { document_id: string | null }>(
+        em,
         `select ${APPLICATION_CONTEXT_COLUMNS}, page.*
          ${APPLICATION_CONTEXT_FROM}
          left join lateral (

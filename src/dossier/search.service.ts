@@ -10,6 +10,7 @@ import type { ApplicationParty, ApplicationTitle } from './application.entity.js
 import { isCalendarDate, isoTimestampSql } from './application-access.js';
 import type { ApplicationSort, ApplicationSummary, SearchApplicationsQuery } from './application.schemas.js';
 import { tryNormalizeNumber, type NumberType } from './numbers/normalize.js';
+import { preparedQuery } from '../platform/database/prepared-query.js';
 
 interface SummaryRow {
   id: string;
@@ -162,7 +163,8 @@ export function createSearchService({ em }: { em: EntityManager }) {
       if (after) add({ sql: `(${sortColumn.column}, a."id") ${descending ? '<' : '>'} (?::${sortColumn.cast}, ?::uuid)`, params: after });
 
       const direction = descending ? 'desc' : 'asc';
-      const rows = await em.getConnection().execute<SummaryRow[]>(
+      const rows = await preparedQuery<SummaryRow>(
+        em,
         `select a."id", a."office_code", a."application_number", a."display_number", a."filing_date"::text as "filing_date", a."titles", a."applicants", a."ipc", a."cpc",
            a."published", ${isoTimestampSql('a."updated_at"')} as "updated_at"
          from "application" a join "office" o on o."code" = a."office_code" left join "office" r on r."code" = ?

@@ -87,6 +87,14 @@ describeEachProfile('bearer tokens: verification and immediate revocation', (pro
     await expectRefused(await forge({ claims: { iat: now - 1000, exp: now - 60 } }), 401, 'TOKEN_EXPIRED');
   });
 
+  it('refuses a token from its exp on, though it was accepted (and remembered as verified) before', async () => {
+    const now = Math.floor(Date.now() / 1000);
+    const token = await forge({ claims: { iat: now, exp: now + 2 } });
+    expect((await call(hub.app, 'GET', '/v1/me', { token })).statusCode).toBe(200);
+    await new Promise((resolve) => setTimeout(resolve, (now + 2) * 1000 - Date.now() + 50));
+    await expectRefused(token, 401, 'TOKEN_EXPIRED');
+  });
+
   it('refuses a token whose nbf is in the future', async () => {
     await expectRefused(await forge({ claims: { nbf: Math.floor(Date.now() / 1000) + 300 } }), 401, 'INVALID_TOKEN');
   });
