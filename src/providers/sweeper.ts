@@ -12,6 +12,8 @@ export const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 /** The first sweep after start waits this long, so a starting cluster is not busy sweeping. */
 export const FIRST_SWEEP_DELAY_MS = 5 * 60 * 1000;
 const BATCH = 500;
+/** The least IDEMPOTENCY_RETENTION_SECONDS allows; a job's override is held to it too. */
+const MIN_IDEMPOTENCY_RETENTION_SECONDS = 60;
 /** Documents whose text extraction should have happened by now (the backfill re-enqueues it). */
 const EXTRACTION_BACKFILL_AFTER_MS = 15 * 60 * 1000;
 const EXTRACTION_BACKFILL_LIMIT = 500;
@@ -56,6 +58,10 @@ export async function sweepOrphanBlobs(deps: SweepDeps, data: SweepData = {}): P
   const cutoff = Date.now() - graceMs;
   const em = deps.db.fork();
   const result: SweepResult = { scanned: 0, deleted: 0, kept: 0, extractionsEnqueued: 0, packagesDeleted: 0, idempotencyKeysExpired: 0 };
+  // First: it needs only the database, and a store that is down must not keep keys from expiring. Never under a
+  // minute, whatever a job asks.
+  const retentionSeconds = Math.max(MIN_IDEMPOTENCY_RETENTION_SECONDS, data.idempotencyRetentionSeconds ?? deps.idempotencyRetentionSeconds);
+  result.idempotencyKeysExpired = await expireIdempotencyKeys(em, retentionSeconds * 1000);
   let batch: string[] = [];
 
   const flush = async (): Promise<void> => {
@@ -97,7 +103,6 @@ export async function sweepOrphanBlobs(deps: SweepDeps, data: SweepData = {}): P
     await deps.jobs.enqueue(EXTRACT_TEXT_JOB, { documentId: id }, { jobId: `extract-${id}-${Math.floor(Date.now() / SWEEP_INTERVAL_MS)}` });
     result.extractionsEnqueued += 1;
   }
-  result.idempotencyKeysExpired = await expireIdempotencyKeys(em, (data.idempotencyRetentionSeconds ?? deps.idempotencyRetentionSeconds) * 1000);
   if (result.deleted > 0 || result.extractionsEnqueued > 0 || result.packagesDeleted > 0 || result.idempotencyKeysExpired > 0) deps.log.info({ ...result }, 'orphan sweep finished');
   return result;
 }
