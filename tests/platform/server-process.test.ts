@@ -1,7 +1,9 @@
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
+import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeEachProfile, profileAvailable, provisionProfile } from '../support/hub.js';
-import { freePort, startProcess, waitForStatus, type RunningProcess } from '../support/process.js';
+import { freePort, projectRoot, startBundledServer, startProcess, waitForStatus, type RunningProcess } from '../support/process.js';
 
 describeEachProfile('the hub as a process', (profile) => {
   let running: RunningProcess | undefined;
@@ -15,11 +17,17 @@ describeEachProfile('the hub as a process', (profile) => {
     running = undefined;
   });
 
-  it('starts from a fresh data directory, serves, and shuts down gracefully on SIGTERM', { timeout: 60_000 }, async () => {
+  it('starts as `npm start` does from a fresh data directory, serves, and shuts down gracefully on SIGTERM', { timeout: 60_000 }, async () => {
     const provisioned = await provisionProfile(profile, { embeddedOnDisk: true });
-    release = provisioned.release;
+    // Inside the project: the bundle imports its packages from node_modules, found upwards from where it lies.
+    await mkdir(path.join(projectRoot, '.tmp'), { recursive: true });
+    const bundleDir = await mkdtemp(path.join(projectRoot, '.tmp', 'bundle-'));
+    release = async () => {
+      await provisioned.release();
+      await rm(bundleDir, { recursive: true, force: true });
+    };
     const port = await freePort();
-    running = startProcess('src/server.ts', { ...provisioned.env, PORT: String(port), LOG_LEVEL: 'info' });
+    running = startBundledServer({ ...provisioned.env, PORT: String(port), LOG_LEVEL: 'info' }, bundleDir);
     const base = `http://127.0.0.1:${port}`;
 
     // DESIGN: ready within 10 s with no service installed; the bound here is looser so a loaded CI machine does not flake.
