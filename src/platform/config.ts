@@ -122,6 +122,9 @@ export const CONFIG_VARIABLES = {
 } as const;
 
 export type ConfigVariable = keyof typeof CONFIG_VARIABLES;
+
+/** The shortest IDEMPOTENCY_RETENTION_SECONDS allowed; the sweep holds a job's own override to it too. */
+export const MIN_IDEMPOTENCY_RETENTION_SECONDS = 60;
 export type Environment = Partial<Record<ConfigVariable, string | undefined>>;
 
 /** Reads and validates the configuration; throws ConfigError naming every bad variable. */
@@ -226,7 +229,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
 
   const sweeper: Config['sweeper'] = {
     orphanGraceSeconds: integer('ORPHAN_GRACE_SECONDS', 86_400, 1, 31_536_000),
-    idempotencyRetentionSeconds: integer('IDEMPOTENCY_RETENTION_SECONDS', 604_800, 60, 31_536_000),
+    idempotencyRetentionSeconds: integer('IDEMPOTENCY_RETENTION_SECONDS', 604_800, MIN_IDEMPOTENCY_RETENTION_SECONDS, 31_536_000),
   };
 
   const hubSecret = read('HUB_SECRET');

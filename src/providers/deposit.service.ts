@@ -91,9 +91,9 @@ export function documentStorageKey(officeCode: string, at: Date, id: string): st
 const tooLarge = (limit: number): PayloadTooLargeError =>
   new PayloadTooLargeError('DOCUMENT_TOO_LARGE', `The document is larger than the limit of ${limit} bytes; nothing was stored`, { limit });
 
-/** The upload's bytes with transport failures turned into a 400 and a transport-side truncation into a 413. */
 const incomplete = (): BadRequestError => new BadRequestError('UPLOAD_INCOMPLETE', 'The upload was cut off before the whole document arrived; nothing was stored');
 
+/** The upload's bytes with transport failures turned into a 400 and a transport-side truncation into a 413. */
 function guardedBody(upload: DocumentUpload, limit: number): Readable {
   const source = upload.body;
   async function* guard(): AsyncGenerator<Buffer> {

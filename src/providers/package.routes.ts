@@ -7,6 +7,7 @@ import { Page, problemResponses } from '../platform/schemas.js';
 import { discardRest } from './deposit.routes.js';
 import { PackageListQuery, PackageParams, PackageSummary, PackageUploadHeaders, PackageView } from './package.schemas.js';
 import { createPackageService } from './package.service.js';
+import { announcedLength } from './upload-input.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -61,11 +62,10 @@ export const packageRoutes: FastifyPluginAsyncTypebox = async (app) => {
       if (!(body instanceof Readable)) {
         throw new UnsupportedMediaTypeError('UNSUPPORTED_MEDIA_TYPE', `Send the package as the body with Content-Type ${PACKAGE_MEDIA_TYPES[0]}`, { supported: PACKAGE_MEDIA_TYPES });
       }
-      const declared = Number(request.headers['content-length']);
       const key = request.headers['idempotency-key'];
       const result = await packages(request).submit(request.principal, {
         body,
-        contentLength: Number.isSafeInteger(declared) ? declared : undefined,
+        contentLength: announcedLength(request),
         idempotencyKey: typeof key === 'string' ? key : undefined,
       });
       if (result.replayed) void reply.header('idempotent-replayed', 'true');

@@ -75,9 +75,9 @@ function canSeePackage(principal: Principal, row: DepositPackage): boolean {
   return principal.kind === 'officeAdmin' || principalBranch(principal) === row.branchId;
 }
 
-/** The body with transport failures turned into 400 UPLOAD_INCOMPLETE. */
 const packageIncomplete = (): BadRequestError => new BadRequestError('UPLOAD_INCOMPLETE', 'The upload was cut off before the whole package arrived; nothing was stored');
 
+/** The body with transport failures turned into 400 UPLOAD_INCOMPLETE. */
 function guardedBody(source: Readable): Readable {
   async function* guard(): AsyncGenerator<Buffer> {
     try {

@@ -1,4 +1,5 @@
 import type { FastifyBaseLogger } from 'fastify';
+import { MIN_IDEMPOTENCY_RETENTION_SECONDS } from '../platform/config.js';
 import type { Database } from '../platform/database/database.js';
 import type { JobQueue } from '../platform/jobs/index.js';
 import type { BlobStore } from '../platform/storage/index.js';
@@ -12,8 +13,6 @@ export const SWEEP_INTERVAL_MS = 60 * 60 * 1000;
 /** The first sweep after start waits this long, so a starting cluster is not busy sweeping. */
 export const FIRST_SWEEP_DELAY_MS = 5 * 60 * 1000;
 const BATCH = 500;
-/** The least IDEMPOTENCY_RETENTION_SECONDS allows; a job's override is held to it too. */
-const MIN_IDEMPOTENCY_RETENTION_SECONDS = 60;
 /** Documents whose text extraction should have happened by now (the backfill re-enqueues it). */
 const EXTRACTION_BACKFILL_AFTER_MS = 15 * 60 * 1000;
 const EXTRACTION_BACKFILL_LIMIT = 500;

@@ -113,7 +113,7 @@ export function decodeHeaderText(value: string): string | null {
 }
 
 /** The body's size from Content-Length, unless the body is chunked (then its size is only known at the end). */
-function announcedLength(request: FastifyRequest): number | undefined {
+export function announcedLength(request: FastifyRequest): number | undefined {
   const header = request.headers['content-length'];
   if (header === undefined || request.headers['transfer-encoding'] !== undefined || !/^\d{1,15}$/.test(header)) return undefined;
   return Number(header);
