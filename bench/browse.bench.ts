@@ -129,7 +129,7 @@ async function startBare(file: string): Promise<{ base: string; stop(): Promise<
 const { listPaths, numbers } = await sample();
 const workDir = await mkdtemp(path.join(os.tmpdir(), 'dx-bench-browse-'));
 // A fixed HUB_SECRET: the signing keys persist in the reused database, encrypted with it.
-const hub = await startHubProcess({ DATA_DIR: workDir, DATABASE_URL: dataset.url, HUB_SECRET: 'dossier-exchange-browse-benchmark-hub-secret', ...BENCH_OPERATOR, ...(process.env.DATABASE_POOL_MAX ? { DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX } : {}) });
+const hub = await startHubProcess({ DATA_DIR: workDir, DATABASE_URL: dataset.url, HUB_SECRET: 'dossier-exchange-browse-benchmark-hub-secret', ...BENCH_OPERATOR, ...(process.env.DATABASE_POOL_MAX ? { DATABASE_POOL_MAX: process.env.DATABASE_POOL_MAX } : {}), ...(process.env.PRINCIPAL_CACHE_SECONDS ? { PRINCIPAL_CACHE_SECONDS: process.env.PRINCIPAL_CACHE_SECONDS } : {}) });
 let bare: { base: string; stop(): Promise<void> } | undefined;
 try {
   const token = await readerToken(hub.base);
@@ -153,6 +153,12 @@ try {
   const list = await measure('dossier list', hub.base, listPaths, token);
   const byNumber = await measure('number lookup', hub.base, numbers.map((number) => `/v1/applications?number=${encodeURIComponent(number)}`), token);
 
+  // Whether the caller was known from the principal cache (docs/auth.md) or asked of the database.
+  const metrics = await (await fetch(`${hub.base}/metrics`)).text();
+  const lookups = (result: string) => Number(new RegExp(`^dx_principal_cache_lookups_total\\{result="${result}"\\} (\\d+)`, 'm').exec(metrics)?.[1] ?? 0);
+  const principalLookups = { hit: lookups('hit'), miss: lookups('miss'), bypass: lookups('bypass') };
+  console.log(`principal lookups: ${JSON.stringify(principalLookups)}`);
+
   const figures: Figure[] = [
     { name: 'bare Fastify route, same JSON from memory, req/s', value: baseline.requestsPerSecond, unit: 'req/s' },
     { name: 'bare route p99', value: baseline.p99, unit: 'ms' },
@@ -173,6 +179,7 @@ try {
     cpus: os.cpus().length,
     // Everything (PostgreSQL, the hub, autocannon, the baseline) shares these cores: other work on the machine shows here.
     loadAverage: os.loadavg(),
+    principalLookups,
     errors: { list: list.errors + list.non2xx, lookup: byNumber.errors + byNumber.non2xx, bare: baseline.errors + baseline.non2xx },
   });
   if (list.non2xx + list.errors + byNumber.non2xx + byNumber.errors > 0) throw new Error('some requests failed');

@@ -46,6 +46,11 @@ export interface Config {
     operator: { username: string; password: string } | undefined;
     /** How long a new signing key is published in the JWKS before it signs (`keys rotate`). */
     keyPublishDelaySeconds: number;
+    /**
+     * Longest a node keeps a caller's account or client facts between database checks (PostgreSQL only; 0 = check on
+     * every request). Changes reach every node at once through PostgreSQL notifications; this bounds the rest.
+     */
+    principalCacheSeconds: number;
   };
   limits: {
     /** Largest JSON request body in bytes. */
@@ -109,6 +114,7 @@ export const CONFIG_VARIABLES = {
   ACCESS_TOKEN_TTL_SECONDS: 'access token lifetime in seconds, 60 to 86400 (default 900)',
   REFRESH_TOKEN_TTL_SECONDS: 'refresh token lifetime in seconds, 300 to 31536000 (default 1209600)',
   SIGNING_KEY_PUBLISH_DELAY_SECONDS: 'seconds a rotated signing key is published before it signs, 0 to 604800 (default 900)',
+  PRINCIPAL_CACHE_SECONDS: 'PostgreSQL only: longest a node reuses a caller\'s account, session and office facts between database checks, 0 to 300 (default 30; 0 = check on every request); changes reach every node at once through PostgreSQL notifications',
   BODY_LIMIT_BYTES: 'largest JSON body in bytes, a positive integer (default 1048576)',
   UPLOAD_LIMIT_BYTES: 'largest uploaded document in bytes, a positive integer (default 536870912); also the cap on each document of a bulk package',
   PACKAGE_LIMIT_BYTES: 'largest bulk deposit package (POST /v1/packages, the zip as sent) in bytes, a positive integer (default 2147483648)',
@@ -251,6 +257,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
     hubSecret,
     operator: operatorUsername !== undefined && operatorPassword !== undefined ? { username: operatorUsername, password: operatorPassword } : undefined,
     keyPublishDelaySeconds: integer('SIGNING_KEY_PUBLISH_DELAY_SECONDS', 900, 0, 604_800),
+    principalCacheSeconds: integer('PRINCIPAL_CACHE_SECONDS', 30, 0, 300),
   };
 
   if (problems.length > 0) throw new ConfigError(problems);

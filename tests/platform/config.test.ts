@@ -106,3 +106,14 @@ describe('configuration', () => {
     expect(stderr).toContain('DATABASE_URL="mysql://x/y" is invalid');
   });
 });
+
+describe('PRINCIPAL_CACHE_SECONDS', () => {
+  it('defaults to 30 seconds, takes 0 to turn the cache off, and refuses what is not a whole number of seconds up to 300', () => {
+    expect(loadConfig({}, '/srv/hub').auth.principalCacheSeconds).toBe(30);
+    expect(loadConfig({ PRINCIPAL_CACHE_SECONDS: '0' }, '/srv/hub').auth.principalCacheSeconds).toBe(0);
+    expect(loadConfig({ PRINCIPAL_CACHE_SECONDS: '300' }, '/srv/hub').auth.principalCacheSeconds).toBe(300);
+    for (const bad of ['301', '-1', '1.5', 'soon']) {
+      expect(problemsOf({ PRINCIPAL_CACHE_SECONDS: bad }).join(' '), bad).toMatch(/PRINCIPAL_CACHE_SECONDS/);
+    }
+  });
+});

@@ -11,6 +11,8 @@ export interface TcpProxy {
   cut(): Promise<void>;
   /** Accept connections again. */
   restore(): Promise<void>;
+  /** Stop relaying on the connections open now, keeping them open (a half-open link, a hung peer); new ones relay. */
+  stall(): void;
   close(): Promise<void>;
 }
 
@@ -53,6 +55,9 @@ export async function startTcpProxy(targetHost: string, targetPort: number): Pro
     },
     cut: stop,
     restore: listen,
+    stall() {
+      for (const socket of sockets) socket.pause();
+    },
     close: stop,
   };
 }

@@ -123,7 +123,10 @@ export function familyApplicationOf(record: FamilyRecord): FamilyApplication {
 /** Rows of (office, number) pairs for `jsonb_to_recordset(?::jsonb) as k(o text, n text)`. */
 const keyPairs = (keys: Iterable<string>): string => json([...keys].map((key) => ({ o: key.slice(0, 2), n: key.slice(3) })));
 
-/** The applications named by the keys, claiming one of them as a priority, or entering the national phase of one. */
+/**
+ * The applications named by the keys, claiming one of them as a priority, or entering the national phase of one
+ * (stored PCT keys are always `WO:…`, so only WO keys are looked up there: a few hundred probes instead of thousands).
+ */
 async function touchedBy(em: EntityManager, keys: Iterable<string>): Promise<KeyRow[]> {
   return rawQuery<KeyRow>(
     em,
@@ -132,7 +135,7 @@ async function touchedBy(em: EntityManager, keys: Iterable<string>): Promise<Key
      union
      select a.id, a.office_code, a.application_number, a.extended_family_id from priority_claim p join k on p.office_code = k.o and p.number = k.n join application a on a.id = p.application_id
      union
-     select a.id, a.office_code, a.application_number, a.extended_family_id from application a where a.family_pct_key in (select o || ':' || n from k)`,
+     select a.id, a.office_code, a.application_number, a.extended_family_id from application a where a.family_pct_key in (select o || ':' || n from k where o = 'WO')`,
     [keyPairs(keys)],
   );
 }

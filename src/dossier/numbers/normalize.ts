@@ -141,13 +141,24 @@ export function normalizeNumber(raw: string, options: NormalizeOptions = {}): No
   }
 }
 
-/** Like normalizeNumber, but returns the refusal instead of throwing it (for bulk callers). */
+/**
+ * Like normalizeNumber, but returns the refusal instead of throwing it (for bulk callers, and for the readings a
+ * number lookup tries, most of which fail). Refusals here are answers, not faults to trace: they are built without a
+ * stack, which was the costliest part of a failed reading (a tenth of the hub's time on number lookups).
+ */
 export function tryNormalizeNumber(raw: string, options: NormalizeOptions = {}): NormalizeResult {
+  const stackTraceLimit = Error.stackTraceLimit;
+  Error.stackTraceLimit = 0;
   try {
     return { ok: true, value: normalizeNumber(raw, options) };
   } catch (error) {
     if (error instanceof AppError) return { ok: false, error };
+    // A fault, not a refusal: fail again (normalizeNumber is pure) with stacks on, so it is thrown with its stack.
+    Error.stackTraceLimit = stackTraceLimit;
+    normalizeNumber(raw, options);
     throw error;
+  } finally {
+    Error.stackTraceLimit = stackTraceLimit;
   }
 }
 

@@ -6,6 +6,8 @@ import { Migration0004Browse } from './0004-browse.js';
 import { Migration0005Packages } from './0005-packages.js';
 import { Migration0006Families } from './0006-families.js';
 import { Migration0007IdempotencyExpiry } from './0007-idempotency-expiry.js';
+import { Migration0008PrincipalChangeNotifications } from './0008-principal-change-notifications.js';
+import { Migration0009FamilyFillfactor } from './0009-family-fillfactor.js';
 
 /** Committed migrations, in order. `npm run migration:create` appends to this list. */
 export const migrations: MigrationObject[] = [
@@ -16,4 +18,6 @@ export const migrations: MigrationObject[] = [
   { name: '0005-packages', class: Migration0005Packages },
   { name: '0006-families', class: Migration0006Families },
   { name: '0007-idempotency-expiry', class: Migration0007IdempotencyExpiry },
+  { name: '0008-principal-change-notifications', class: Migration0008PrincipalChangeNotifications },
+  { name: '0009-family-fillfactor', class: Migration0009FamilyFillfactor },
 ];
