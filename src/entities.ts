@@ -5,7 +5,7 @@ import { BranchEntity } from './access/branch.entity.js';
 import { OfficeEntity } from './access/office.entity.js';
 import { SigningKeyEntity } from './access/signing-key.entity.js';
 import { AccessEventEntity } from './dossier/access-event.entity.js';
-import { ApplicationEntity, PriorityClaimEntity, PublicationEntity } from './dossier/application.entity.js';
+import { ApplicationEntity, ApplicationFamilyEntity, PriorityClaimEntity, PublicationEntity } from './dossier/application.entity.js';
 import { CitationEntity } from './dossier/citation.entity.js';
 import { DocumentChangeEntity } from './dossier/document-change.entity.js';
 import { DocumentCodeEntity } from './dossier/document-code.entity.js';
@@ -27,6 +27,7 @@ export const entities = [
   SigningKeyEntity,
   AuditEventEntity,
   ApplicationEntity,
+  ApplicationFamilyEntity,
   PriorityClaimEntity,
   PublicationEntity,
   DocumentCodeEntity,

@@ -51,19 +51,6 @@ export const ApplicationEntity = defineEntity({
     providerFamilyId: p.string().length(100).nullable(),
     /** For a PCT national or regional phase entry: its international application (WO number in normal form, e.g. `CN2023123456`). */
     pctApplicationNumber: p.string().length(64).nullable(),
-    // Families (docs/families.md). Written only by the family store, in the transaction of each bibliographic write.
-    /** The simple family (same first filings, as DOCDB); null until the application is first indexed. */
-    simpleFamilyId: p.uuid().nullable().index(),
-    /** The extended family (linked through any priority, as INPADOC); null until the application is first indexed. */
-    extendedFamilyId: p.uuid().nullable().index(),
-    /** Age in the family index (first-indexing order): the tie-break when a family splits. */
-    familySeq: p.bigint('number').nullable().unique(),
-    /** The record as the family index last applied it (its stored form): the priority keys (`office:number`)… */
-    familyPriorities: p.array().nullable(),
-    /** …the key of the international application (`WO:number`)… */
-    familyPctKey: p.string().length(70).nullable().index(),
-    /** …and the provider's family id. */
-    familyProviderId: p.string().length(100).nullable(),
     createdAt: p.datetime().onCreate(() => new Date()),
     updatedAt: p.datetime().onCreate(() => new Date()).onUpdate(() => new Date()),
     /**
@@ -89,6 +76,32 @@ export const ApplicationEntity = defineEntity({
   ],
 });
 export type Application = InferEntity<typeof ApplicationEntity>;
+
+/**
+ * The families of an application (docs/families.md), in a table of their own: written only by the family store,
+ * under the family lock, in the transaction of each bibliographic write. Kept apart from the wide, full-text-indexed
+ * `application` row so that a bulk ingest writes its applications before it takes the family lock, and the lock
+ * covers only these narrow rows. An application without a row here has not been indexed yet.
+ */
+export const ApplicationFamilyEntity = defineEntity({
+  name: 'ApplicationFamily',
+  tableName: 'application_family',
+  properties: (p) => ({
+    applicationId: p.manyToOne(ApplicationEntity).mapToPk().joinColumn('application_id').primary().deleteRule('cascade'),
+    /** The simple family (same first filings, as DOCDB). */
+    simpleFamilyId: p.uuid().index(),
+    /** The extended family (linked through any priority, as INPADOC). */
+    extendedFamilyId: p.uuid().index(),
+    /** Age in the family index (first-indexing order): the tie-break when a family splits. */
+    familySeq: p.bigint('number').unique(),
+    /** The record as the family index last applied it (its stored form): the priority keys (`office:number`)… */
+    familyPriorities: p.array(),
+    /** …the key of the international application (`WO:number`)… */
+    familyPctKey: p.string().length(70).nullable().index(),
+    /** …and the provider's family id. */
+    familyProviderId: p.string().length(100).nullable(),
+  }),
+});
 
 /**
  * A priority claim of an application: the office and number of the earlier application and its date. The number is

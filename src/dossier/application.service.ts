@@ -36,8 +36,8 @@ export function createApplicationReadService({ em }: { em: EntityManager }) {
 
       const [row] = await connection().execute<DetailRow[]>(
         `select a."application_number_raw", a."number_normalized", a."display_number", a."filing_date"::text as "filing_date", a."titles", a."applicants", a."inventors",
-           a."ipc", a."cpc", a."provider_family_id", a."pct_application_number", a."simple_family_id", a."extended_family_id", ${isoTimestampSql('a."created_at"')} as "created_at", ${isoTimestampSql('a."updated_at"')} as "updated_at"
-         from "application" a where a."id" = ?`,
+           a."ipc", a."cpc", a."provider_family_id", a."pct_application_number", f."simple_family_id", f."extended_family_id", ${isoTimestampSql('a."created_at"')} as "created_at", ${isoTimestampSql('a."updated_at"')} as "updated_at"
+         from "application" a left join "application_family" f on f."application_id" = a."id" where a."id" = ?`,
         [context.id],
       );
       if (!row) throw new Error(`Application ${context.id} vanished`);

@@ -28,7 +28,7 @@ export { canSee, canSeeApplicationOf, documentNotFound, findVisibleDocument, isP
 export { AccessEventEntity, ACCESS_ACTIONS, type AccessAction, type AccessEvent } from './access-event.entity.js';
 export { accessEventsPlugin, AccessEventRecorder, type AccessedDocument } from './access-events.js';
 export { FamilyEntity, type Family } from './families/family.entity.js';
-export { familyIdsOf, lockFamilies, maintainFamilies, type FamilyRecord } from './families/family-store.js';
+export { familyIdsOf, maintainFamilies, type FamilyRecord } from './families/family-store.js';
 export { DocumentParams, DocumentView, DocumentVisibilitySchema, DocumentDirectionSchema } from './document.schemas.js';
 
 /** Applications, documents and their identifiers. Registers its own `/v1` routes. */

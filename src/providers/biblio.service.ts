@@ -3,7 +3,7 @@ import type { EntityManager } from '@mikro-orm/postgresql';
 import { isSt3Code } from '../access/st3.js';
 import type { Principal } from '../access/principal.js';
 import { ApplicationEntity, PriorityClaimEntity, PublicationEntity, type Application } from '../dossier/application.entity.js';
-import { familyIdsOf, lockFamilies, maintainFamilies } from '../dossier/families/family-store.js';
+import { familyIdsOf, maintainFamilies } from '../dossier/families/family-store.js';
 import type { FieldProblem } from '../platform/errors.js';
 import { uuidv7 } from '../platform/ids.js';
 import { familyRecordOf, pctApplicationOf } from './biblio-families.js';
@@ -158,8 +158,7 @@ export function createBiblioService({ em }: { em: EntityManager }) {
 
       const write = () =>
         em.transactional(async (tx) => {
-          // Families are kept current in this transaction (docs/families.md); their lock comes first, before any row lock.
-          await lockFamilies(tx);
+          // Families are kept current in this transaction (docs/families.md): the row first, then the family lock, as every writer.
           let application = await tx.findOne(ApplicationEntity, { officeCode: office.code, applicationNumber: number.number }, { lockMode: LockMode.PESSIMISTIC_WRITE });
           const created = application === null;
           if (application === null) {

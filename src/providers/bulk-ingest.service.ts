@@ -12,7 +12,7 @@ import type { FastifyBaseLogger } from 'fastify';
 import Type from 'typebox';
 import { requireDepositor } from '../access/permissions.js';
 import type { Principal } from '../access/principal.js';
-import { familyKey, planFamilies, storedRecord, writeFamilies, type FamilyRecord } from '../dossier/families/family-store.js';
+import { familyKey, maintainFamilies, type FamilyRecord } from '../dossier/families/family-store.js';
 import { AppError, ForbiddenError, type FieldProblem } from '../platform/errors.js';
 import { rawQuery } from '../platform/database/raw-query.js';
 import { uuidv7 } from '../platform/ids.js';
@@ -168,16 +168,23 @@ function parseLine(line: number, text: string, officeCode: string): ParsedLine {
 
 const json = (value: unknown): string => JSON.stringify(value);
 
-/** Writes one batch (distinct keys) with its families in one transaction. */
+/** The columns of an ingested application row, as `jsonb_to_recordset` reads them. */
+const APPLICATION_COLUMNS = `x(id uuid, office_code text, application_number text, application_number_raw text, number_normalized boolean, display_number text,
+  filing_date date, titles jsonb, applicants jsonb, inventors jsonb, ipc text[], cpc text[], published boolean, provider_family_id text, pct_application_number text)`;
+
+/**
+ * Writes one batch (distinct keys) with its families in one transaction. The application rows, priority claims and
+ * publications are written first, outside the family lock, so that another stream's batch can write its rows while
+ * this one holds the lock (docs/families.md); the lock then covers only the family tables.
+ */
 async function writeBatch(em: EntityManager, batch: readonly ParsedLine[]): Promise<BatchResult> {
   return em.transactional(async (tx) => {
-    const records: FamilyRecord[] = batch.map((line) => familyRecordOf(line.officeCode, line.number.number, line.priorities, line.pct, line.input.familyId));
-    const plan = await planFamilies(tx, records);
-    const rows = batch.map((line) => {
+    // Rows in key order: concurrent batches sharing keys lock them in the same order, so they wait instead of deadlocking.
+    const lines = [...batch].sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+    const rows = lines.map((line) => {
       const input = line.input;
-      const families = plan.assigned.get(line.key)!;
       return {
-        id: plan.existingIds.get(line.key) ?? uuidv7(),
+        id: uuidv7(),
         office_code: line.officeCode,
         application_number: line.number.number,
         application_number_raw: line.number.raw,
@@ -192,48 +199,31 @@ async function writeBatch(em: EntityManager, batch: readonly ParsedLine[]): Prom
         published: input.published,
         provider_family_id: input.familyId ?? null,
         pct_application_number: line.pct,
-        simple_family_id: families.simpleFamilyId,
-        extended_family_id: families.extendedFamilyId,
-        family_seq: families.familySeq,
-        ...storedRecord(families.record),
       };
     });
-    // Under the family lock (which every writer of applications takes first) existence is as the plan found it: new
-    // rows are inserted, existing ones updated, each with one set-based statement.
-    const COLUMNS = `x(id uuid, office_code text, application_number text, application_number_raw text, number_normalized boolean, display_number text,
-         filing_date date, titles jsonb, applicants jsonb, inventors jsonb, ipc text[], cpc text[], published boolean, provider_family_id text, pct_application_number text,
-         simple_family_id uuid, extended_family_id uuid, family_seq bigint, p text[], w text, f text)`;
-    const inserted = rows.filter((row) => !plan.existingIds.has(familyKey(row.office_code, row.application_number)));
-    const replaced = rows.filter((row) => plan.existingIds.has(familyKey(row.office_code, row.application_number)));
-    if (inserted.length > 0) {
-      await rawQuery(
-        tx,
-        `insert into application (id, office_code, application_number, application_number_raw, number_normalized, display_number, filing_date, titles, applicants, inventors,
-           ipc, cpc, published, provider_family_id, pct_application_number, simple_family_id, extended_family_id, family_seq, family_priorities, family_pct_key, family_provider_id,
-           created_at, updated_at)
-         select x.id, x.office_code, x.application_number, x.application_number_raw, x.number_normalized, x.display_number, x.filing_date, x.titles, x.applicants, x.inventors,
-           x.ipc, x.cpc, x.published, x.provider_family_id, x.pct_application_number, x.simple_family_id, x.extended_family_id, x.family_seq, x.p, x.w, x.f, now(), now()
-         from jsonb_to_recordset(?::jsonb) as ${COLUMNS}`,
-        [json(inserted)],
-      );
-    }
+    // New applications are inserted, existing ones replaced (xmax is 0 only on a row this statement inserted).
+    const written = await rawQuery<{ id: string; office_code: string; application_number: string; inserted: boolean }>(
+      tx,
+      `insert into application (id, office_code, application_number, application_number_raw, number_normalized, display_number, filing_date, titles, applicants, inventors,
+         ipc, cpc, published, provider_family_id, pct_application_number, created_at, updated_at)
+       select x.id, x.office_code, x.application_number, x.application_number_raw, x.number_normalized, x.display_number, x.filing_date, x.titles, x.applicants, x.inventors,
+         x.ipc, x.cpc, x.published, x.provider_family_id, x.pct_application_number, now(), now()
+       from jsonb_to_recordset(?::jsonb) as ${APPLICATION_COLUMNS}
+       on conflict (office_code, application_number) do update set application_number_raw = excluded.application_number_raw, number_normalized = excluded.number_normalized,
+         display_number = excluded.display_number, filing_date = excluded.filing_date, titles = excluded.titles, applicants = excluded.applicants, inventors = excluded.inventors,
+         ipc = excluded.ipc, cpc = excluded.cpc, published = excluded.published, provider_family_id = excluded.provider_family_id,
+         pct_application_number = excluded.pct_application_number, updated_at = now()
+       returning id, office_code, application_number, (xmax = 0) as inserted`,
+      [json(rows)],
+    );
+    const idOf = new Map(written.map((row) => [familyKey(row.office_code, row.application_number), row.id]));
+    const replaced = written.filter((row) => !row.inserted).map((row) => row.id);
     if (replaced.length > 0) {
-      await rawQuery(
-        tx,
-        `update application a set application_number_raw = x.application_number_raw, number_normalized = x.number_normalized, display_number = x.display_number,
-           filing_date = x.filing_date, titles = x.titles, applicants = x.applicants, inventors = x.inventors, ipc = x.ipc, cpc = x.cpc, published = x.published,
-           provider_family_id = x.provider_family_id, pct_application_number = x.pct_application_number, simple_family_id = x.simple_family_id,
-           extended_family_id = x.extended_family_id, family_seq = x.family_seq, family_priorities = x.p, family_pct_key = x.w, family_provider_id = x.f, updated_at = now()
-         from jsonb_to_recordset(?::jsonb) as ${COLUMNS}
-         where a.id = x.id`,
-        [json(replaced)],
-      );
-      const ids = json(replaced.map((row) => row.id));
+      const ids = json(replaced);
       await rawQuery(tx, 'delete from priority_claim where application_id in (select value::uuid from jsonb_array_elements_text(?::jsonb))', [ids]);
       await rawQuery(tx, 'delete from publication where application_id in (select value::uuid from jsonb_array_elements_text(?::jsonb))', [ids]);
     }
-    const idOf = new Map(rows.map((row) => [familyKey(row.office_code, row.application_number), row.id]));
-    const priorities = batch.flatMap((line) => line.priorities.map((claim, position) => ({ id: uuidv7(), a: idOf.get(line.key), position, ...claim })));
+    const priorities = lines.flatMap((line) => line.priorities.map((claim, position) => ({ id: uuidv7(), a: idOf.get(line.key), position, ...claim })));
     if (priorities.length > 0) {
       await rawQuery(
         tx,
@@ -243,7 +233,7 @@ async function writeBatch(em: EntityManager, batch: readonly ParsedLine[]): Prom
         [json(priorities)],
       );
     }
-    const publications = batch.flatMap((line) => line.publications.map((publication, position) => ({ id: uuidv7(), a: idOf.get(line.key), position, ...publication })));
+    const publications = lines.flatMap((line) => line.publications.map((publication, position) => ({ id: uuidv7(), a: idOf.get(line.key), position, ...publication })));
     if (publications.length > 0) {
       await rawQuery(
         tx,
@@ -253,10 +243,11 @@ async function writeBatch(em: EntityManager, batch: readonly ParsedLine[]): Prom
         [json(publications)],
       );
     }
-    await writeFamilies(tx, plan, { rowsWritten: true });
-    const { change } = plan;
+    // The families, under the family lock, in the batch's own order (later records of one key replace earlier ones).
+    const records: FamilyRecord[] = batch.map((line) => familyRecordOf(line.officeCode, line.number.number, line.priorities, line.pct, line.input.familyId));
+    const change = await maintainFamilies(tx, records);
     return {
-      created: inserted.length,
+      created: written.length - replaced.length,
       updated: replaced.length,
       families: { created: change.created.length, merged: change.merged.length, split: change.split.length, dissolved: change.dissolved.length, moved: change.moved.length },
     };

@@ -113,7 +113,8 @@ describeEachProfile('no operation lets one office act on or read another officeâ
     expect(citations.statusCode, citations.body).toBe(200);
 
     const connection = hub.app.db.fork().getConnection();
-    const [application] = await connection.execute<Record<string, string | null>[]>(`select * from "application" where "office_code" = 'EP' and "application_number" = '20000001'`);
+    const [application] = await connection.execute<Record<string, string | null>[]>(`select a.*, f."simple_family_id" from "application" a left join "application_family" f on f."application_id" = a."id" where a."office_code" = 'EP' and a."application_number" = '20000001'`);
+    expect(application?.simple_family_id, 'the application has its families').toEqual(expect.any(String));
     // A package of B's, where the hub takes packages.
     const submitted = await hub.app.inject({
       method: 'POST',
@@ -130,7 +131,7 @@ describeEachProfile('no operation lets one office act on or read another officeâ
       username: ep.examiners[0]?.username ?? '',
       ownToken: epExaminer,
       clientId: epClient.id,
-      familyId: application?.simple_family_id ?? application?.extended_family_id ?? randomUUID(),
+      familyId: application?.simple_family_id ?? randomUUID(),
       packageId: pkg?.id ?? randomUUID(),
     });
     // The unpublished application's number, too: no answer may name it (except one whose URL does).

@@ -1,7 +1,7 @@
 /**
  * The family index against the database (docs/families.md, "Running against PostgreSQL"): every bibliographic write
  * (a PUT, an ingest batch) keeps families current in its own transaction, touching only the extended families it
- * affects:
+ * affects. The writer first writes its application rows (bibliographic columns, priority claims, publications), then:
  *
  * 1. take the family lock (`pg_advisory_xact_lock`: one family writer at a time, so two batches linking the same
  *    families cannot race; PGlite has one connection anyway);
@@ -10,14 +10,17 @@
  *    priority, and of the national phase entries of any of them — and load all their members' stored records;
  * 3. `FamilyIndex.hydrate` them, `upsertMany(batch)`;
  * 4. write the change back set-based: new `family` rows, absorbed and dissolved ones (redirects kept one hop long),
- *    member counts, the family columns of every application that moved, and `has_conflict` of every family whose
- *    provider-id comparison may have changed.
+ *    member counts, the `application_family` rows of the batch and of every application that moved, and
+ *    `has_conflict` of every family whose provider-id comparison may have changed.
  *
- * The stored form of the index lives on `application`: `family_priorities`, `family_pct_key`, `family_provider_id`
- * (the record as the index last applied it), `simple_family_id`, `extended_family_id`, `family_seq`; and the
- * `family` table (kind, allocation `seq`). Because the record is kept apart from the bibliographic columns, a writer
- * may call `maintainFamilies` after writing its rows. An application found with no families yet (written by a path
- * that did not maintain them) is indexed on the spot from its bibliographic record.
+ * The stored form of the index is `application_family` (one row per indexed application: `simple_family_id`,
+ * `extended_family_id`, `family_seq`, and the record as the index last applied it, `family_priorities`,
+ * `family_pct_key`, `family_provider_id`) and the `family` table (kind, allocation `seq`). Every writer takes its
+ * row locks on `application` before the family lock and under the lock writes only these two tables: the costly
+ * application rows are written outside the lock, and a writer holding it never waits for a writer waiting for it.
+ * An application found with no families yet (written by a path that did not maintain them) is indexed on the spot
+ * from its bibliographic record (its new row checks its `application` row's key, the one wait left that another
+ * writer could hold).
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { rawQuery } from '../../platform/database/raw-query.js';
@@ -57,7 +60,7 @@ const FAMILY_LOCK_ID = 1;
  * then picks hash joins over sequential scans: a cost that grows with the table, per batch. The settings end with
  * the transaction.
  */
-export async function lockFamilies(em: EntityManager): Promise<void> {
+async function lockFamilies(em: EntityManager): Promise<void> {
   // set_config(…, true) is SET LOCAL; one round trip for the three.
   await rawQuery(
     em,
@@ -86,14 +89,22 @@ interface MemberRow {
   family_seq: string | number;
 }
 
-/** What a batch does to the families, computed under the family lock (before or after the batch's rows are written). */
-export interface FamilyPlan {
+/** An application's families and record after a batch. */
+interface AssignedFamilies {
+  simpleFamilyId: string;
+  extendedFamilyId: string;
+  familySeq: number;
+  record: FamilyApplication;
+  /** Its `application_family` row holds exactly this already (and is left alone). */
+  stored: boolean;
+}
+
+/** What a batch does to the families, computed under the family lock after the batch's application rows are written. */
+interface FamilyPlan {
   /** The families of every application of the batch (and of any application indexed on the spot), after the batch. */
-  assigned: Map<string, { simpleFamilyId: string; extendedFamilyId: string; familySeq: number; record: FamilyApplication }>;
-  /** Ids of the applications that existed (by key) when the plan was made. */
-  existingIds: Map<string, string>;
-  /** Applications found without families, indexed on the spot (their rows need the family columns). */
-  healed: Set<string>;
+  assigned: Map<string, AssignedFamilies>;
+  /** Application ids by key: of the batch, of the applications indexed on the spot, and of every loaded member. */
+  idOf: Map<string, string>;
   change: FamilyChange;
   /** Provider keys (`office\u0000id`) whose holders' families must have their conflicts rechecked. */
   providerKeys: Map<string, { officeCode: string; providerFamilyId: string }>;
@@ -131,24 +142,28 @@ async function touchedBy(em: EntityManager, keys: Iterable<string>): Promise<Key
   return rawQuery<KeyRow>(
     em,
     `with k as (select o, n from jsonb_to_recordset(?::jsonb) as k(o text, n text))
-     select a.id, a.office_code, a.application_number, a.extended_family_id from application a join k on a.office_code = k.o and a.application_number = k.n
+     select a.id, a.office_code, a.application_number, f.extended_family_id
+       from application a join k on a.office_code = k.o and a.application_number = k.n left join application_family f on f.application_id = a.id
      union
-     select a.id, a.office_code, a.application_number, a.extended_family_id from priority_claim p join k on p.office_code = k.o and p.number = k.n join application a on a.id = p.application_id
+     select a.id, a.office_code, a.application_number, f.extended_family_id
+       from priority_claim p join k on p.office_code = k.o and p.number = k.n join application a on a.id = p.application_id left join application_family f on f.application_id = a.id
      union
-     select a.id, a.office_code, a.application_number, a.extended_family_id from application a where a.family_pct_key in (select o || ':' || n from k where o = 'WO')`,
+     select a.id, a.office_code, a.application_number, f.extended_family_id
+       from application_family f join application a on a.id = f.application_id where f.family_pct_key in (select o || ':' || n from k where o = 'WO')`,
     [keyPairs(keys)],
   );
 }
 
 /**
  * Computes what the batch does to the families: locks, loads the touched families, hydrates and applies the batch.
- * Nothing is written. Records of one key later in the batch replace earlier ones.
+ * Nothing is written. The batch's application rows must be written already (in this transaction). Records of one key
+ * later in the batch replace earlier ones.
  */
-export async function planFamilies(em: EntityManager, records: readonly FamilyRecord[]): Promise<FamilyPlan> {
+async function planFamilies(em: EntityManager, records: readonly FamilyRecord[]): Promise<FamilyPlan> {
   await lockFamilies(em);
   const batch = records.map(familyApplicationOf);
   const batchKeys = new Set(batch.map((app) => app.key));
-  const existingIds = new Map<string, string>();
+  const idOf = new Map<string, string>();
   const familyIds = new Set<string>();
   // Applications without families yet (written without maintenance) are indexed first, from their bibliographic
   // record; their links may reach further families, hence the loop.
@@ -168,22 +183,22 @@ export async function planFamilies(em: EntityManager, records: readonly FamilyRe
       const key = familyKey(row.office_code, row.application_number);
       if (row.extended_family_id !== null) familyIds.add(row.extended_family_id);
       if (batchKeys.has(key) || row.extended_family_id === null) {
-        if (!existingIds.has(key) && row.extended_family_id === null && !batchKeys.has(key)) unindexed.push(row.id);
-        existingIds.set(key, row.id);
+        if (!idOf.has(key) && row.extended_family_id === null && !batchKeys.has(key)) unindexed.push(row.id);
+        idOf.set(key, row.id);
       }
     }
     pending = unindexed.length === 0 ? [] : (await recordsOf(em, unindexed)).map(familyApplicationOf);
     healing.push(...pending);
   }
-  const healed = new Set(healing.map((app) => app.key));
 
   const members =
     familyIds.size === 0
       ? []
       : await rawQuery<MemberRow>(
           em,
-          `select id, office_code, application_number, family_priorities, family_pct_key, family_provider_id, simple_family_id, extended_family_id, family_seq
-           from application where extended_family_id in (select value::uuid from jsonb_array_elements_text(?::jsonb))`,
+          `select a.id, a.office_code, a.application_number, f.family_priorities, f.family_pct_key, f.family_provider_id, f.simple_family_id, f.extended_family_id, f.family_seq
+           from application_family f join application a on a.id = f.application_id
+           where f.extended_family_id in (select value::uuid from jsonb_array_elements_text(?::jsonb))`,
           [json([...familyIds])],
         );
   const storedIds = new Set<string>(familyIds);
@@ -208,10 +223,8 @@ export async function planFamilies(em: EntityManager, records: readonly FamilyRe
     seq: Number(row.family_seq),
   }));
   const loaded = new Map<string, StoredApplication>(stored.map((app) => [app.key, app]));
-  for (const row of members) {
-    const key = familyKey(row.office_code, row.application_number);
-    if (batchKeys.has(key)) existingIds.set(key, row.id);
-  }
+  for (const row of members) idOf.set(familyKey(row.office_code, row.application_number), row.id);
+  for (const key of batchKeys) if (!idOf.has(key)) throw new Error(`planFamilies: application ${key} must be written before its families are planned`);
   const index = FamilyIndex.hydrate(
     stored,
     storedFamilies.map((row): StoredFamily => ({ id: row.id, kind: row.kind, seq: Number(row.seq) })),
@@ -244,7 +257,7 @@ export async function planFamilies(em: EntityManager, records: readonly FamilyRe
   // Ages of newly indexed applications and allocation order of new families: after everything stored, in batch order.
   const [maxima] = await rawQuery<{ app_seq: string | number | null; family_seq: string | number | null }>(
     em,
-    'select (select max(family_seq) from application) as app_seq, (select max(seq) from family) as family_seq',
+    'select (select max(family_seq) from application_family) as app_seq, (select max(seq) from family) as family_seq',
   );
   let nextAppSeq = Number(maxima?.app_seq ?? 0) + 1;
   let nextFamilySeq = Number(maxima?.family_seq ?? 0) + 1;
@@ -252,12 +265,14 @@ export async function planFamilies(em: EntityManager, records: readonly FamilyRe
   for (const app of applied) {
     if (assigned.has(app.key)) continue;
     const seq = loaded.get(app.key)?.seq ?? nextAppSeq++;
-    assigned.set(app.key, { simpleFamilyId: '', extendedFamilyId: '', familySeq: seq, record: app });
+    assigned.set(app.key, { simpleFamilyId: '', extendedFamilyId: '', familySeq: seq, record: app, stored: false });
   }
   for (const [key, entry] of assigned) {
     entry.simpleFamilyId = index.simpleFamilyOf(key)!;
     entry.extendedFamilyId = index.extendedFamilyOf(key)!;
     entry.record = latest.get(key)!;
+    const before = loaded.get(key);
+    entry.stored = before !== undefined && sameStoredFamilies(before, entry);
   }
   const createdSeq = new Map<string, number>();
   for (const ref of change.created) createdSeq.set(ref.id, nextFamilySeq++);
@@ -279,7 +294,21 @@ export async function planFamilies(em: EntityManager, records: readonly FamilyRe
     if (members === undefined) continue;
     families.set(ref.id, { kind: ref.kind, memberCount: members.length, signature: ref.kind === 'simple' ? (index.signatureOf(ref.id) ?? null) : null });
   }
-  return { assigned, existingIds, healed, change, providerKeys, recheck, families, createdSeq };
+  return { assigned, idOf, change, providerKeys, recheck, families, createdSeq };
+}
+
+/** Whether an application's stored families and record are those a plan assigns it (then its row is left alone). */
+function sameStoredFamilies(before: StoredApplication, after: AssignedFamilies): boolean {
+  const record = after.record;
+  return (
+    before.simpleFamilyId === after.simpleFamilyId &&
+    before.extendedFamilyId === after.extendedFamilyId &&
+    before.seq === after.familySeq &&
+    before.pctApplication === record.pctApplication &&
+    before.providerFamilyId === record.providerFamilyId &&
+    before.priorities.length === record.priorities.length &&
+    before.priorities.every((key, position) => record.priorities[position] === key)
+  );
 }
 
 /** The bibliographic records of applications (by id; all of them for null), as family maintenance reads them. */
@@ -292,15 +321,16 @@ export async function recordsOf(em: EntityManager, ids: readonly string[] | null
           `select a.office_code, a.application_number, a.pct_application_number, a.provider_family_id, p.priorities
            from application a left join (
              select application_id, array_agg(office_code || ':' || number order by position) as priorities from priority_claim group by application_id
-           ) p on p.application_id = a.id
-           order by a.family_seq nulls last, a.id`,
+           ) p on p.application_id = a.id left join application_family f on f.application_id = a.id
+           order by f.family_seq nulls last, a.id`,
         )
       : await rawQuery<Row>(
           em,
           `select a.office_code, a.application_number, a.pct_application_number, a.provider_family_id,
              (select array_agg(p.office_code || ':' || p.number order by p.position) from priority_claim p where p.application_id = a.id) as priorities
-           from application a where a.id in (select value::uuid from jsonb_array_elements_text(?::jsonb))
-           order by a.family_seq nulls last, a.id`,
+           from application a left join application_family f on f.application_id = a.id
+           where a.id in (select value::uuid from jsonb_array_elements_text(?::jsonb))
+           order by f.family_seq nulls last, a.id`,
           [json(ids)],
         );
   return rows.map((row) => ({
@@ -312,11 +342,8 @@ export async function recordsOf(em: EntityManager, ids: readonly string[] | null
   }));
 }
 
-/**
- * Writes a plan. `rowsWritten`: the batch's application rows already carry their family columns (the ingest writes
- * them in its upsert); otherwise they are updated here, by key.
- */
-export async function writeFamilies(em: EntityManager, plan: FamilyPlan, options: { rowsWritten: boolean }): Promise<void> {
+/** Writes a plan: families created, ended and counted, the `application_family` rows that changed, conflict flags. */
+async function writeFamilies(em: EntityManager, plan: FamilyPlan): Promise<void> {
   const { change } = plan;
   if (change.created.length > 0) {
     const rows = change.created.map((ref) => {
@@ -356,26 +383,33 @@ export async function writeFamilies(em: EntityManager, plan: FamilyPlan, options
   }
 
   // Applications: the batch's (and healed) rows get their families and stored record; others that moved, their families.
-  const own = [...plan.assigned].filter(([key]) => !options.rowsWritten || plan.healed.has(key));
+  const own = [...plan.assigned].filter(([, entry]) => !entry.stored);
   if (own.length > 0) {
     await rawQuery(
       em,
-      `update application a set simple_family_id = x.s, extended_family_id = x.e, family_seq = x.q, family_priorities = x.p, family_pct_key = x.w, family_provider_id = x.f
-       from jsonb_to_recordset(?::jsonb) as x(o text, n text, s uuid, e uuid, q bigint, p text[], w text, f text)
-       where a.office_code = x.o and a.application_number = x.n`,
-      [json(own.map(([key, entry]) => ({ o: key.slice(0, 2), n: key.slice(3), s: entry.simpleFamilyId, e: entry.extendedFamilyId, q: entry.familySeq, ...storedRecord(entry.record) })))],
+      `insert into application_family (application_id, simple_family_id, extended_family_id, family_seq, family_priorities, family_pct_key, family_provider_id)
+       select x.id, x.s, x.e, x.q, x.p, x.w, x.f from jsonb_to_recordset(?::jsonb) as x(id uuid, s uuid, e uuid, q bigint, p text[], w text, f text)
+       on conflict (application_id) do update set simple_family_id = excluded.simple_family_id, extended_family_id = excluded.extended_family_id,
+         family_seq = excluded.family_seq, family_priorities = excluded.family_priorities, family_pct_key = excluded.family_pct_key, family_provider_id = excluded.family_provider_id`,
+      [json(own.map(([key, entry]) => ({ id: idOfKey(plan, key), s: entry.simpleFamilyId, e: entry.extendedFamilyId, q: entry.familySeq, ...storedRecord(entry.record) })))],
     );
   }
   const others = change.moved.filter((move) => !plan.assigned.has(move.key));
   if (others.length > 0) {
     await rawQuery(
       em,
-      `update application a set simple_family_id = x.s, extended_family_id = x.e
-       from jsonb_to_recordset(?::jsonb) as x(o text, n text, s uuid, e uuid) where a.office_code = x.o and a.application_number = x.n`,
-      [json(others.map((move) => ({ o: move.key.slice(0, 2), n: move.key.slice(3), s: move.simple, e: move.extended })))],
+      `update application_family f set simple_family_id = x.s, extended_family_id = x.e
+       from jsonb_to_recordset(?::jsonb) as x(id uuid, s uuid, e uuid) where f.application_id = x.id`,
+      [json(others.map((move) => ({ id: idOfKey(plan, move.key), s: move.simple, e: move.extended })))],
     );
   }
   await recheckConflicts(em, plan);
+}
+
+function idOfKey(plan: FamilyPlan, key: string): string {
+  const id = plan.idOf.get(key);
+  if (id === undefined) throw new Error(`writeFamilies: no application id for ${key}`);
+  return id;
 }
 
 /** The stored record columns of an application (`family_priorities`, `family_pct_key`, `family_provider_id`). */
@@ -385,9 +419,11 @@ export function storedRecord(record: FamilyApplication): { p: string[]; w: strin
 
 /** One family's provider-id conflicts, in SQL: several ids of one office inside it, or one of its ids carried outside it. */
 const CONFLICT_SQL = (column: 'simple_family_id' | 'extended_family_id') => `(
-  exists (select 1 from application a where a.${column} = f.id and a.provider_family_id is not null group by a.office_code having count(distinct a.provider_family_id) > 1)
-  or exists (select 1 from application a join application b on b.office_code = a.office_code and b.provider_family_id = a.provider_family_id
-             where a.${column} = f.id and a.provider_family_id is not null and b.${column} <> f.id))`;
+  exists (select 1 from application_family af join application a on a.id = af.application_id
+          where af.${column} = f.id and a.provider_family_id is not null group by a.office_code having count(distinct a.provider_family_id) > 1)
+  or exists (select 1 from application_family af join application a on a.id = af.application_id
+             join application b on b.office_code = a.office_code and b.provider_family_id = a.provider_family_id join application_family bf on bf.application_id = b.id
+             where af.${column} = f.id and a.provider_family_id is not null and bf.${column} <> f.id))`;
 
 /**
  * Recomputes `has_conflict` (after the batch's rows are written): in memory for the families the batch touched (all
@@ -403,9 +439,9 @@ async function recheckConflicts(em: EntityManager, plan: FamilyPlan): Promise<vo
       ? []
       : await rawQuery<{ office_code: string; provider_family_id: string; simple_family_id: string; extended_family_id: string }>(
           em,
-          `select a.office_code, a.provider_family_id, a.simple_family_id, a.extended_family_id
+          `select a.office_code, a.provider_family_id, f.simple_family_id, f.extended_family_id
            from jsonb_to_recordset(?::jsonb) as k(o text, p text) join application a on a.office_code = k.o and a.provider_family_id = k.p
-           where a.extended_family_id is not null`,
+           join application_family f on f.application_id = a.id`,
           [json([...keys.values()].map(({ officeCode, providerFamilyId }) => ({ o: officeCode, p: providerFamilyId })))],
         );
   /** provider key → the families (of each kind) holding it. */
@@ -463,7 +499,7 @@ async function recheckConflicts(em: EntityManager, plan: FamilyPlan): Promise<vo
  */
 export async function maintainFamilies(em: EntityManager, records: readonly FamilyRecord[]): Promise<FamilyChange> {
   const plan = await planFamilies(em, records);
-  await writeFamilies(em, plan, { rowsWritten: false });
+  await writeFamilies(em, plan);
   return plan.change;
 }
 
@@ -471,7 +507,7 @@ export async function maintainFamilies(em: EntityManager, records: readonly Fami
 export async function familyIdsOf(em: EntityManager, applicationId: string): Promise<{ simpleFamilyId: string | null; extendedFamilyId: string | null }> {
   const [row] = await rawQuery<{ simple_family_id: string | null; extended_family_id: string | null }>(
     em,
-    'select simple_family_id, extended_family_id from application where id = ?',
+    'select simple_family_id, extended_family_id from application_family where application_id = ?',
     [applicationId],
   );
   return { simpleFamilyId: row?.simple_family_id ?? null, extendedFamilyId: row?.extended_family_id ?? null };
@@ -484,8 +520,8 @@ export async function loadStoredFamilies(em: EntityManager): Promise<{
 }> {
   const members = await rawQuery<MemberRow>(
     em,
-    `select id, office_code, application_number, family_priorities, family_pct_key, family_provider_id, simple_family_id, extended_family_id, family_seq
-     from application where extended_family_id is not null order by family_seq`,
+    `select a.id, a.office_code, a.application_number, f.family_priorities, f.family_pct_key, f.family_provider_id, f.simple_family_id, f.extended_family_id, f.family_seq
+     from application_family f join application a on a.id = f.application_id order by f.family_seq`,
   );
   const families = await rawQuery<{ id: string; kind: FamilyKind; seq: string | number; status: string; redirect_to: string | null; member_count: number; has_conflict: boolean; signature: string[] | null }>(
     em,

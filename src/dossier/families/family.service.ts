@@ -51,7 +51,7 @@ interface MemberRow {
 
 type CitedDossier = NonNullable<CitationMatrix['rows'][number]['dossier']>;
 
-/** The column of `application` holding a family of this kind. */
+/** The column of `application_family` holding a family of this kind. */
 const columnOf = (kind: FamilyKind): 'simple_family_id' | 'extended_family_id' => (kind === 'simple' ? 'simple_family_id' : 'extended_family_id');
 const iso = (value: Date | string): string => (value instanceof Date ? value : new Date(value)).toISOString();
 
@@ -98,10 +98,10 @@ export function createFamilyService({ em }: { em: EntityManager }) {
   async function visibleMembers(reader: Reader, family: { id: string; kind: FamilyKind }): Promise<MemberRow[]> {
     return connection().execute<MemberRow[]>(
       `select a.id, a.office_code, a.application_number, a.display_number, a.filing_date::text as filing_date, a.titles, a.published,
-         a.pct_application_number, a.provider_family_id, a.simple_family_id, a.extended_family_id,
+         a.pct_application_number, a.provider_family_id, f.simple_family_id, f.extended_family_id,
          o.status as provider_status, o.public_access as provider_public_access
-       from application a join office o on o.code = a.office_code
-       where a.${columnOf(family.kind)} = ? and ${reader.applications.sql}
+       from application_family f join application a on a.id = f.application_id join office o on o.code = a.office_code
+       where f.${columnOf(family.kind)} = ? and ${reader.applications.sql}
        order by a.office_code, a.application_number`,
       [family.id, ...reader.applications.params],
     );
@@ -147,10 +147,11 @@ export function createFamilyService({ em }: { em: EntityManager }) {
     const carried = members.filter((member) => member.provider_family_id !== null);
     if (carried.length === 0) return [];
     const holders = await connection().execute<{ office_code: string; application_number: string; provider_family_id: string; family_id: string }[]>(
-      `select a.office_code, a.application_number, a.provider_family_id, a.${column} as family_id
+      `select a.office_code, a.application_number, a.provider_family_id, f.${column} as family_id
        from application a join office o on o.code = a.office_code
        join jsonb_to_recordset(?::jsonb) as k(o text, p text) on a.office_code = k.o and a.provider_family_id = k.p
-       where a.${column} is not null and ${reader.applications.sql}
+       join application_family f on f.application_id = a.id
+       where ${reader.applications.sql}
        order by a.office_code, a.application_number`,
       [JSON.stringify(carried.map((member) => ({ o: member.office_code, p: member.provider_family_id }))), ...reader.applications.params],
     );
@@ -459,8 +460,8 @@ export function createFamilyService({ em }: { em: EntityManager }) {
          union
          select k.o, k.n, p.application_id from k join publication p on k.t in ('publication', 'either') and p.office_code = k.o and p.number = k.n
        )
-       select m.o, m.n, a.office_code, a.application_number, a.extended_family_id
-       from m join application a on a.id = m.id join office o on o.code = a.office_code
+       select m.o, m.n, a.office_code, a.application_number, f.extended_family_id
+       from m join application a on a.id = m.id join office o on o.code = a.office_code left join application_family f on f.application_id = a.id
        where ${reader.applications.sql}
        order by m.o, m.n, a.office_code, a.application_number`,
       [JSON.stringify(keys), ...reader.applications.params],

@@ -8,6 +8,7 @@ import { Migration0006Families } from './0006-families.js';
 import { Migration0007IdempotencyExpiry } from './0007-idempotency-expiry.js';
 import { Migration0008PrincipalChangeNotifications } from './0008-principal-change-notifications.js';
 import { Migration0009FamilyFillfactor } from './0009-family-fillfactor.js';
+import { Migration0010ApplicationFamily } from './0010-application-family.js';
 
 /** Committed migrations, in order. `npm run migration:create` appends to this list. */
 export const migrations: MigrationObject[] = [
@@ -20,4 +21,5 @@ export const migrations: MigrationObject[] = [
   { name: '0007-idempotency-expiry', class: Migration0007IdempotencyExpiry },
   { name: '0008-principal-change-notifications', class: Migration0008PrincipalChangeNotifications },
   { name: '0009-family-fillfactor', class: Migration0009FamilyFillfactor },
+  { name: '0010-application-family', class: Migration0010ApplicationFamily },
 ];
