@@ -1,10 +1,11 @@
-import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
+import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { isSt3Code } from '../access/st3.js';
 import type { Principal } from '../access/principal.js';
 import { ApplicationEntity, PriorityClaimEntity, PublicationEntity, type Application } from '../dossier/application.entity.js';
 import { familyIdsOf, maintainFamilies } from '../dossier/families/family-store.js';
 import type { FieldProblem } from '../platform/errors.js';
+import { rawQuery } from '../platform/database/raw-query.js';
 import { uuidv7 } from '../platform/ids.js';
 import { familyRecordOf, pctApplicationOf } from './biblio-families.js';
 import type { ApplicationView, BiblioInput } from './biblio.schemas.js';
@@ -158,8 +159,14 @@ export function createBiblioService({ em }: { em: EntityManager }) {
 
       const write = () =>
         em.transactional(async (tx) => {
-          // Families are kept current in this transaction (docs/families.md): the row first, then the family lock, as every writer.
-          let application = await tx.findOne(ApplicationEntity, { officeCode: office.code, applicationNumber: number.number }, { lockMode: LockMode.PESSIMISTIC_WRITE });
+          // Families are kept current in this transaction (docs/families.md): the row first, then the family lock, as every
+          // writer. FOR NO KEY UPDATE, not FOR UPDATE: a family writer indexing this application on the spot checks
+          // its key (FOR KEY SHARE) while this PUT waits for the family lock; FOR UPDATE would block it, a deadlock.
+          const [locked] = await rawQuery<{ id: string }>(tx, 'select id from application where office_code = ? and application_number = ? for no key update', [
+            office.code,
+            number.number,
+          ]);
+          let application = locked ? await tx.findOneOrFail(ApplicationEntity, { id: locked.id }) : null;
           const created = application === null;
           if (application === null) {
             application = tx.create(ApplicationEntity, { id: uuidv7(), officeCode: office.code, applicationNumber: number.number, ...fields });

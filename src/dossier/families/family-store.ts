@@ -16,11 +16,11 @@
  * The stored form of the index is `application_family` (one row per indexed application: `simple_family_id`,
  * `extended_family_id`, `family_seq`, and the record as the index last applied it, `family_priorities`,
  * `family_pct_key`, `family_provider_id`) and the `family` table (kind, allocation `seq`). Every writer takes its
- * row locks on `application` before the family lock and under the lock writes only these two tables: the costly
- * application rows are written outside the lock, and a writer holding it never waits for a writer waiting for it.
- * An application found with no families yet (written by a path that did not maintain them) is indexed on the spot
- * from its bibliographic record (its new row checks its `application` row's key, the one wait left that another
- * writer could hold).
+ * row locks on `application` before the family lock (FOR NO KEY UPDATE, never FOR UPDATE) and under the lock writes
+ * only these two tables: the costly application rows are written outside the lock, and a writer holding it never
+ * waits for a writer waiting for it. An application found with no families yet (written by a path that did not
+ * maintain them) is indexed on the spot from its bibliographic record; its new row's key check (FOR KEY SHARE on
+ * the application) does not wait for another writer's FOR NO KEY UPDATE of that application.
  */
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { rawQuery } from '../../platform/database/raw-query.js';
@@ -53,19 +53,23 @@ const FAMILY_LOCK_CLASS = 0x4458; // 'DX'
 const FAMILY_LOCK_ID = 1;
 
 /**
- * Takes the family lock for the rest of the transaction (re-entrant inside one transaction), and pins the join
- * method of the transaction's statements to nested loops over indexes. Family maintenance joins a batch of keys
- * (one to a few thousand) against tables of millions of rows; the planner estimates every `jsonb_to_recordset` at
- * 100 rows and, on tables growing fast (a bulk ingest into a fresh database), works from statistics far behind, and
- * then picks hash joins over sequential scans: a cost that grows with the table, per batch. The settings end with
- * the transaction.
+ * Pins the join method of the rest of the transaction's statements to nested loops over indexes. Family maintenance
+ * and the bulk ingest join a batch of keys (one to a few thousand) against tables of millions of rows; the planner
+ * estimates every `jsonb_to_recordset` at 100 rows and, on tables growing fast (a bulk ingest into a fresh
+ * database), works from statistics far behind, and then picks hash joins over sequential scans: a cost that grows
+ * with the table, per batch. The settings end with the transaction.
  */
+const PIN_INDEX_JOINS_SQL = `set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`;
+
+/** Pins the transaction's joins to nested loops over indexes (PIN_INDEX_JOINS_SQL), for a writer's statements before the family lock. */
+export async function pinIndexJoins(em: EntityManager): Promise<void> {
+  await rawQuery(em, `select ${PIN_INDEX_JOINS_SQL}`);
+}
+
+/** Takes the family lock for the rest of the transaction (re-entrant inside one transaction), and pins its joins (PIN_INDEX_JOINS_SQL). */
 async function lockFamilies(em: EntityManager): Promise<void> {
   // set_config(…, true) is SET LOCAL; one round trip for the three.
-  await rawQuery(
-    em,
-    `select pg_advisory_xact_lock(${FAMILY_LOCK_CLASS}, ${FAMILY_LOCK_ID}), set_config('enable_hashjoin', 'off', true), set_config('enable_mergejoin', 'off', true)`,
-  );
+  await rawQuery(em, `select pg_advisory_xact_lock(${FAMILY_LOCK_CLASS}, ${FAMILY_LOCK_ID}), ${PIN_INDEX_JOINS_SQL}`);
 }
 
 const json = (value: unknown): string => JSON.stringify(value);
