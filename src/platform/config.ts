@@ -65,6 +65,8 @@ export interface Config {
     packageMaxUncompressedBytes: number;
     /** Time a client may take to send a whole request (slowloris guard; uploads included). */
     requestTimeoutMs: number;
+    /** Longest pause between two chunks of an upload (document or package) before it is refused (408) and nothing is stored. */
+    uploadIdleTimeoutMs: number;
     /** Time graceful shutdown waits for in-flight requests and jobs. */
     shutdownTimeoutMs: number;
     /** Time a readiness probe waits for each dependency. */
@@ -121,6 +123,7 @@ export const CONFIG_VARIABLES = {
   PACKAGE_MAX_ENTRIES: 'most entries a bulk deposit package may hold, 1 to 1000000 (default 10000)',
   PACKAGE_MAX_UNCOMPRESSED_BYTES: 'cap on the uncompressed size of a bulk deposit package’s entries, summed, in bytes, a positive integer (default 4294967296)',
   REQUEST_TIMEOUT_MS: 'time to receive a whole request in milliseconds, a positive integer (default 600000)',
+  UPLOAD_IDLE_TIMEOUT_MS: 'longest pause between two chunks of an uploaded document or package, in milliseconds, 100 to 600000 (default 15000; below S3\'s own idle timeout): a longer one is refused with 408 and nothing is stored',
   SHUTDOWN_TIMEOUT_MS: 'graceful shutdown budget in milliseconds, a positive integer (default 25000)',
   READINESS_TIMEOUT_MS: 'per-dependency readiness probe timeout in milliseconds (default 2000)',
   ORPHAN_GRACE_SECONDS: 'age in seconds after which a stored document blob that no document references is swept, 1 to 31536000 (default 86400)',
@@ -229,6 +232,7 @@ export function loadConfig(env: Environment, cwd: string = process.cwd()): Confi
     packageMaxEntries: integer('PACKAGE_MAX_ENTRIES', 10_000, 1, 1_000_000),
     packageMaxUncompressedBytes: integer('PACKAGE_MAX_UNCOMPRESSED_BYTES', 4 * 1024 * 1024 * 1024, 1, Number.MAX_SAFE_INTEGER),
     requestTimeoutMs: integer('REQUEST_TIMEOUT_MS', 600_000, 1, 3_600_000),
+    uploadIdleTimeoutMs: integer('UPLOAD_IDLE_TIMEOUT_MS', 15_000, 100, 600_000),
     shutdownTimeoutMs: integer('SHUTDOWN_TIMEOUT_MS', 25_000, 1, 3_600_000),
     readinessTimeoutMs: integer('READINESS_TIMEOUT_MS', 2_000, 1, 60_000),
   };

@@ -69,6 +69,15 @@ export class MethodNotAllowedError extends AppError {
   }
 }
 
+/** The client stopped sending the body it announced: the rest is not read, and the connection is closed. */
+export class RequestTimeoutError extends AppError {
+  readonly status = 408;
+  readonly title = 'Request Timeout';
+  override headers(): Record<string, string> {
+    return { connection: 'close' };
+  }
+}
+
 export class ConflictError extends AppError {
   readonly status = 409;
   readonly title = 'Conflict';

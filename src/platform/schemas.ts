@@ -27,6 +27,7 @@ const PROBLEM_DESCRIPTIONS: Record<number, string> = {
   403: 'The principal may not perform this operation',
   404: 'No such resource, or not visible to the principal',
   405: 'The method is not supported on this resource',
+  408: 'The client paused sending the body for too long; nothing was stored',
   409: 'The request conflicts with the current state',
   413: 'The body is larger than allowed',
   415: 'The body has a media type this operation does not accept',

@@ -79,7 +79,7 @@ export const depositRoutes: FastifyPluginAsyncTypebox = async (app) => {
       storage: app.storage,
       keys: app.signingKeys,
       jobs: app.jobs,
-      settings: { uploadLimitBytes: limit, issuer: app.config.auth.issuer },
+      settings: { uploadLimitBytes: limit, issuer: app.config.auth.issuer, uploadIdleTimeoutMs: app.config.limits.uploadIdleTimeoutMs },
       log: request.log,
       requestId: String(request.id),
     });
@@ -91,7 +91,7 @@ export const depositRoutes: FastifyPluginAsyncTypebox = async (app) => {
   };
   const answer = (result: DepositResult) => ({ document: result.document, receipt: result.receipt });
   const uploadDescription =
-    'Either `multipart/form-data` with the `metadata` part (JSON) before the `file` part, or the document itself as the body with its media type as Content-Type and the metadata in `Document-*` headers (`Document-Title` percent-encoded UTF-8). The media type is sniffed from the bytes and must match the declared one (PDF, XML, TIFF, PNG, JPEG, GIF). The bytes are hashed (SHA-256) and stored as they stream in, up to UPLOAD_LIMIT_BYTES (413 beyond), before the document is recorded; the answer carries a receipt (JWS) verifiable with /.well-known/jwks.json. With an `Idempotency-Key`, a retry of the same request returns the same document and receipt (`Idempotent-Replayed: true`), and another request with that key gets 409.';
+    'Either `multipart/form-data` with the `metadata` part (JSON) before the `file` part, or the document itself as the body with its media type as Content-Type and the metadata in `Document-*` headers (`Document-Title` percent-encoded UTF-8). The media type is sniffed from the bytes and must match the declared one (PDF, XML, TIFF, PNG, JPEG, GIF). The bytes are hashed (SHA-256) and stored as they stream in, up to UPLOAD_LIMIT_BYTES (413 beyond; a pause of UPLOAD_IDLE_TIMEOUT_MS between two chunks is 408), before the document is recorded; the answer carries a receipt (JWS) verifiable with /.well-known/jwks.json. With an `Idempotency-Key`, a retry of the same request returns the same document and receipt (`Idempotent-Replayed: true`), and another request with that key gets 409.';
 
   app.post(
     '/applications/:officeCode/:applicationNumber/documents',
@@ -106,7 +106,7 @@ export const depositRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: ApplicationParams,
         headers: UploadHeaders,
         body: uploadBody(DepositMetadata),
-        response: { 201: DepositResponse, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422) },
+        response: { 201: DepositResponse, ...problemResponses(400, 401, 403, 404, 408, 409, 413, 415, 422) },
       },
     },
     async (request, reply) => {
@@ -130,7 +130,7 @@ export const depositRoutes: FastifyPluginAsyncTypebox = async (app) => {
         params: DocumentParams,
         headers: UploadHeaders,
         body: uploadBody(VersionMetadata),
-        response: { 201: DepositResponse, ...problemResponses(400, 401, 403, 404, 409, 413, 415, 422) },
+        response: { 201: DepositResponse, ...problemResponses(400, 401, 403, 404, 408, 409, 413, 415, 422) },
       },
     },
     async (request, reply) => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { LockMode, UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import type { Office } from '../access/office.entity.js';
@@ -15,7 +15,7 @@ import { DocumentCodeEntity } from '../dossier/document-code.entity.js';
 import { DocumentEntity, type DossierDocument } from '../dossier/document.entity.js';
 import type { DocumentView } from '../dossier/document.schemas.js';
 import { IdempotencyRecordEntity } from '../dossier/idempotency.entity.js';
-import { AppError, BadRequestError, ConflictError, PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError, type FieldProblem } from '../platform/errors.js';
+import { BadRequestError, ConflictError, PayloadTooLargeError, UnprocessableError, UnsupportedMediaTypeError, type FieldProblem } from '../platform/errors.js';
 import { uuidv7 } from '../platform/ids.js';
 import type { JobQueue } from '../platform/jobs/index.js';
 import { BlobSizeMismatchError, BlobTooLargeError, StreamMeter, type BlobStore } from '../platform/storage/index.js';
@@ -26,6 +26,7 @@ import { EXTRACT_TEXT_JOB, isExtractable } from './extraction.job.js';
 import { fieldValidator, invalidFields, unacceptableFields } from './fields.js';
 import { canonicalMediaType, isSupportedMediaType, sniffStream, SUPPORTED_MEDIA_TYPES, type SupportedMediaType } from './media-type.js';
 import { depositorOf, signReceipt, type ReceiptPayload } from './receipts.js';
+import { guardedUpload } from './upload-input.js';
 
 /**
  * One document upload, however it arrived: a multipart request (metadata part, then the file), a raw body with
@@ -61,7 +62,8 @@ export interface DepositServiceDeps {
   storage: BlobStore;
   keys: Pick<KeySet, 'signJws'>;
   jobs: Pick<JobQueue, 'enqueue'>;
-  settings: { uploadLimitBytes: number; issuer: string };
+  /** `uploadIdleTimeoutMs`: for uploads from the network (none for a package's entries, read from a local copy). */
+  settings: { uploadLimitBytes: number; issuer: string; uploadIdleTimeoutMs?: number };
   log: { warn(obj: object, msg: string): void; error(obj: object, msg: string): void };
   requestId?: string | null;
 }
@@ -93,19 +95,16 @@ const tooLarge = (limit: number): PayloadTooLargeError =>
 
 const incomplete = (): BadRequestError => new BadRequestError('UPLOAD_INCOMPLETE', 'The upload was cut off before the whole document arrived; nothing was stored');
 
-/** The upload's bytes with transport failures turned into a 400 and a transport-side truncation into a 413. */
-function guardedBody(upload: DocumentUpload, limit: number): Readable {
-  const source = upload.body;
-  async function* guard(): AsyncGenerator<Buffer> {
-    try {
-      for await (const chunk of sourceOf(source)) yield toBuffer(chunk);
-    } catch (error) {
-      if (error instanceof AppError) throw error;
-      throw incomplete();
-    }
-    if (upload.truncated?.() === true) throw tooLarge(limit);
-  }
-  return Readable.from(guard(), { objectMode: false });
+/** The upload's bytes with transport failures turned into a 400, a stall into a 408 and a transport-side truncation into a 413. */
+function guardedBody(upload: DocumentUpload, limit: number, idleTimeoutMs: number | undefined): Readable {
+  return guardedUpload(upload.body, {
+    what: 'document',
+    incomplete,
+    idleTimeoutMs,
+    atEnd: () => {
+      if (upload.truncated?.() === true) throw tooLarge(limit);
+    },
+  });
 }
 
 function fieldName(source: DocumentUpload['source'], property: string): string {
@@ -240,7 +239,7 @@ export function createDepositService(deps: DepositServiceDeps) {
     }
     const { reason, mediaType: _declared, ...fields } = metadata;
     const fingerprint = sha256Hex(canonicalJson({ operation, target: previous?.id ?? application.id, fields, declared, branch: who.branchId }));
-    const body = guardedBody(upload, limit);
+    const body = guardedBody(upload, limit, settings.uploadIdleTimeoutMs);
 
     if (idempotencyKey !== undefined) {
       const existing = await em.findOne(IdempotencyRecordEntity, { officeCode: office.code, key: idempotencyKey });

@@ -37,7 +37,7 @@ export const packageRoutes: FastifyPluginAsyncTypebox = async (app) => {
   });
 
   const packages = (request: FastifyRequest) =>
-    createPackageService({ em: request.em, storage: app.storage, jobs: app.jobs, settings: { packageLimitBytes: limit }, log: request.log });
+    createPackageService({ em: request.em, storage: app.storage, jobs: app.jobs, settings: { packageLimitBytes: limit, uploadIdleTimeoutMs: app.config.limits.uploadIdleTimeoutMs }, log: request.log });
 
   app.post(
     '/packages',
@@ -48,13 +48,13 @@ export const packageRoutes: FastifyPluginAsyncTypebox = async (app) => {
         operationId: 'createPackage',
         summary: 'Bulk deposit: a zip holding manifest.json and the documents it lists, processed as a job (an examiner or API client of a providing office)',
         description:
-          'The body is the zip itself (`Content-Type: application/zip`), streamed into the store (hashed, up to PACKAGE_LIMIT_BYTES: 413 beyond). The answer is 202 with the package (`Location`: poll it) while the `providers.process-package` job deposits its content for the caller’s office: applications (as PUT /v1/applications/…), documents (as POST …/documents, each with its receipt), citations (as PUT …/citations). A hostile zip entry (path traversal, absolute path, symlink, zip bomb, duplicate name, size that lies) or one the manifest does not list is refused on its own, and nothing of it is stored; a zip that cannot be read, one with too many entries or too large uncompressed, or a bad manifest refuses the whole package (status `refused`, naming the field). With an `Idempotency-Key`, the same zip again returns the same package (`Idempotent-Replayed: true`).',
+          'The body is the zip itself (`Content-Type: application/zip`), streamed into the store (hashed, up to PACKAGE_LIMIT_BYTES: 413 beyond; a pause of UPLOAD_IDLE_TIMEOUT_MS between two chunks is 408). The answer is 202 with the package (`Location`: poll it) while the `providers.process-package` job deposits its content for the caller’s office: applications (as PUT /v1/applications/…), documents (as POST …/documents, each with its receipt), citations (as PUT …/citations). A hostile zip entry (path traversal, absolute path, symlink, zip bomb, duplicate name, size that lies) or one the manifest does not list is refused on its own, and nothing of it is stored; a zip that cannot be read, one with too many entries or too large uncompressed, or a bad manifest refuses the whole package (status `refused`, naming the field). With an `Idempotency-Key`, the same zip again returns the same package (`Idempotent-Replayed: true`).',
         security: SECURITY.bearer,
         headers: PackageUploadHeaders,
         body: {
           content: Object.fromEntries(PACKAGE_MEDIA_TYPES.map((type) => [type, { schema: { contentEncoding: 'binary', description: 'The package (zip)' } }])),
         },
-        response: { 202: PackageView, ...problemResponses(400, 401, 403, 409, 413, 415, 422, 503) },
+        response: { 202: PackageView, ...problemResponses(400, 401, 403, 408, 409, 413, 415, 422, 503) },
       },
     },
     async (request, reply) => {

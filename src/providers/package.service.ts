@@ -1,10 +1,10 @@
-import { Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { UniqueConstraintViolationException } from '@mikro-orm/core';
 import type { EntityManager } from '@mikro-orm/postgresql';
 import { OfficeEntity } from '../access/office.entity.js';
 import { requireAccess, requireDepositor } from '../access/permissions.js';
 import { principalBranch, principalOffice, type Principal } from '../access/principal.js';
-import { AppError, BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError } from '../platform/errors.js';
+import { BadRequestError, ConflictError, NotFoundError, PayloadTooLargeError, ServiceUnavailableError } from '../platform/errors.js';
 import { uuidv7 } from '../platform/ids.js';
 import { decodeCursor, DEFAULT_PAGE_LIMIT, pageFrom } from '../platform/pagination.js';
 import type { JobQueue } from '../platform/jobs/index.js';
@@ -12,6 +12,7 @@ import { BlobSizeMismatchError, BlobTooLargeError, StreamMeter, type BlobStore }
 import { sourceOf, toBuffer } from '../platform/storage/hashing.js';
 import { isProviding } from './deposit-office.js';
 import { invalidFields } from './fields.js';
+import { guardedUpload } from './upload-input.js';
 import { PackageEntity, type DepositPackage } from './package.entity.js';
 import type { PackageListQuery, PackageSummary, PackageView } from './package.schemas.js';
 
@@ -37,7 +38,7 @@ export interface PackageServiceDeps {
   em: EntityManager;
   storage: BlobStore;
   jobs: Pick<JobQueue, 'enqueue'>;
-  settings: { packageLimitBytes: number };
+  settings: { packageLimitBytes: number; uploadIdleTimeoutMs: number };
   log: { warn(obj: object, msg: string): void };
 }
 
@@ -77,18 +78,6 @@ function canSeePackage(principal: Principal, row: DepositPackage): boolean {
 
 const packageIncomplete = (): BadRequestError => new BadRequestError('UPLOAD_INCOMPLETE', 'The upload was cut off before the whole package arrived; nothing was stored');
 
-/** The body with transport failures turned into 400 UPLOAD_INCOMPLETE. */
-function guardedBody(source: Readable): Readable {
-  async function* guard(): AsyncGenerator<Buffer> {
-    try {
-      for await (const chunk of sourceOf(source)) yield toBuffer(chunk);
-    } catch (error) {
-      if (error instanceof AppError) throw error;
-      throw packageIncomplete();
-    }
-  }
-  return Readable.from(guard(), { objectMode: false });
-}
 
 /**
  * Bulk deposit packages (`POST /v1/packages`): the zip is streamed into the store (hashed and counted, capped at
@@ -98,6 +87,8 @@ function guardedBody(source: Readable): Readable {
 export function createPackageService(deps: PackageServiceDeps) {
   const { em, storage, jobs, settings, log } = deps;
   const limit = settings.packageLimitBytes;
+  /** The body with transport failures turned into 400 UPLOAD_INCOMPLETE, and a stall into 408 UPLOAD_STALLED. */
+  const guardedBody = (source: Readable): Readable => guardedUpload(source, { what: 'package', incomplete: packageIncomplete, idleTimeoutMs: settings.uploadIdleTimeoutMs });
 
   async function hashOnly(body: Readable): Promise<string> {
     const meter = new StreamMeter({ maxBytes: limit });

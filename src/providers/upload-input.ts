@@ -1,6 +1,7 @@
 import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
-import { AppError, BadRequestError, PayloadTooLargeError, UnsupportedMediaTypeError } from '../platform/errors.js';
+import { AppError, BadRequestError, PayloadTooLargeError, RequestTimeoutError, UnsupportedMediaTypeError } from '../platform/errors.js';
+import { sourceOf, toBuffer } from '../platform/storage/hashing.js';
 import { METADATA_HEADERS } from './deposit.schemas.js';
 import type { DocumentUpload } from './deposit.service.js';
 import { invalidFields } from './fields.js';
@@ -97,6 +98,62 @@ export async function multipartUpload(request: FastifyRequest, idempotencyKey: s
     });
   }
   throw new BadRequestError('FILE_REQUIRED', 'The upload has no "file" part', { errors: [{ field: '/multipart/file', message: 'is required' }] });
+}
+
+export interface UploadGuard {
+  /** The refusal for a body the transport cut off (a reset connection, a malformed multipart stream). */
+  incomplete: () => AppError;
+  /** Longest wait for the next chunk before the upload is refused (408 UPLOAD_STALLED); none when undefined. */
+  idleTimeoutMs?: number | undefined;
+  /** What the upload is, for the refusal's detail ("document", "package"). */
+  what: string;
+  /** Runs once the body has ended, before the store sees its end (it may throw a refusal, e.g. a truncated part). */
+  atEnd?: () => void;
+}
+
+/**
+ * An upload's bytes as they arrive, with the transport's failures turned into refusals. A client that stops sending
+ * is refused after `idleTimeoutMs`: the store would otherwise wait for it until its own timeout (S3 answers
+ * RequestTimeout after about 20 s, which would be a 500). Nothing more of the body is read, and the refusal closes
+ * the connection (destroying the body here would cut the socket before the answer). Time the store takes to accept
+ * a chunk does not count: the clock runs only while waiting for the client.
+ */
+export function guardedUpload(source: Readable, guard: UploadGuard): Readable {
+  const stalled = () =>
+    new RequestTimeoutError('UPLOAD_STALLED', `No bytes of the ${guard.what} arrived for ${guard.idleTimeoutMs} ms; nothing was stored. Send it again`, {
+      idleTimeoutMs: guard.idleTimeoutMs,
+    });
+  async function* bytes(): AsyncGenerator<Buffer> {
+    const chunks = sourceOf(source)[Symbol.asyncIterator]();
+    try {
+      for (;;) {
+        let timer: NodeJS.Timeout | undefined;
+        const next = chunks.next();
+        const idle =
+          guard.idleTimeoutMs === undefined
+            ? next
+            : Promise.race([
+                next,
+                new Promise<never>((_, reject) => {
+                  timer = setTimeout(() => reject(stalled()), guard.idleTimeoutMs);
+                }),
+              ]);
+        let result: IteratorResult<unknown>;
+        try {
+          result = await idle;
+        } finally {
+          clearTimeout(timer);
+        }
+        if (result.done === true) break;
+        yield toBuffer(result.value);
+      }
+    } catch (error) {
+      if (error instanceof AppError) throw error;
+      throw guard.incomplete();
+    }
+    guard.atEnd?.();
+  }
+  return Readable.from(bytes(), { objectMode: false });
 }
 
 /** `Document-Title` and the like: percent-encoded UTF-8, or an RFC 8187 ext-value (`UTF-8''…`). */
