@@ -5,7 +5,8 @@ import type { Database } from '../platform/database/database.js';
 import { AppError } from '../platform/errors.js';
 import type { JobQueue } from '../platform/jobs/index.js';
 import type { BlobStore } from '../platform/storage/index.js';
-import { DEFAULT_EXTRACTION_LIMITS, extractText, type ExtractableMediaType, type ExtractionLimits } from './text-extraction.js';
+import { readPdfInWorker } from './pdf-reader.js';
+import { DEFAULT_EXTRACTION_LIMITS, extractText, type ExtractableMediaType, type ExtractionLimits, type PdfReader } from './text-extraction.js';
 
 export const EXTRACT_TEXT_JOB = 'providers.extract-text';
 
@@ -24,7 +25,12 @@ export interface ExtractionDeps {
   storage: BlobStore;
   log: Pick<FastifyBaseLogger, 'warn'>;
   limits?: ExtractionLimits;
+  /** How PDFs are read: by default on a worker thread (pdf-reader.ts). */
+  readPdf?: PdfReader;
 }
+
+/** Heap of the process reading one PDF (inputs are capped at 64 MiB; an honest PDF needs a fraction of this). */
+const PDF_WORKER_HEAP_MB = 1024;
 
 /**
  * Extracts the text of one PDF or XML document into `document_text` (for search and comparison). XML is parsed
@@ -32,9 +38,8 @@ export interface ExtractionDeps {
  * A document whose text cannot be had (malformed, DTD, timeout) gets a row with the error, and the job completes:
  * retrying would fail the same way. Storage or database failures throw, so the queue retries.
  *
- * pdfjs runs on the job process's event loop, bounded by the extraction timeout between pages; a worker
- * thread would also bound a single pathological page (not done yet: the worker entry point would need its
- * own build for `tsx` and `dist`).
+ * pdfjs runs in a child process per PDF (pdf-reader.ts): the extraction deadline kills it even inside a page, its
+ * heap is capped (`PDF_TOO_COMPLEX` beyond, the hub unharmed), and the job process's event loop stays free meanwhile.
  */
 export async function extractDocumentText(deps: ExtractionDeps, data: ExtractTextData): Promise<{ documentId: string; outcome: 'extracted' | 'failed' | 'skipped'; chars?: number }> {
   const em = deps.db.fork();
@@ -44,7 +49,7 @@ export async function extractDocumentText(deps: ExtractionDeps, data: ExtractTex
   const now = new Date();
   let row: Omit<DocumentText, 'documentId'>;
   try {
-    const result = await extractText(stream, document.mediaType, deps.limits ?? DEFAULT_EXTRACTION_LIMITS);
+    const result = await extractText(stream, document.mediaType, deps.limits ?? DEFAULT_EXTRACTION_LIMITS, deps.readPdf ?? readPdfInWorker({ maxHeapMb: PDF_WORKER_HEAP_MB }));
     row = { text: result.text, truncated: result.truncated, truncatedBy: result.truncatedBy ?? null, pages: result.pages ?? null, errorCode: null, error: null, extractedAt: now };
   } catch (error) {
     if (!(error instanceof AppError)) throw error;

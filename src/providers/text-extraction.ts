@@ -23,9 +23,11 @@
  * Both: text is whitespace-normalised (runs collapse to one space; XML element boundaries
  * separate words except inline formatting like `<sub>`; PDF line and page ends become
  * `\n`), capped at `maxTextChars` (`truncated: true, truncatedBy: 'maxTextChars'`, reading
- * stops there), and bounded by `timeoutMs` (`EXTRACTION_TIMEOUT`). The deadline is
- * checked between chunks and pages: a single pathological page parse cannot be interrupted
- * on the event loop, so the job should run extraction in a worker thread or process.
+ * stops there), and bounded by `timeoutMs` (`EXTRACTION_TIMEOUT`). On this thread the
+ * deadline is checked between chunks and pages: a single pathological page parse cannot be
+ * interrupted on the event loop. So the job reads PDFs with `readPdfInWorker`
+ * (pdf-reader.ts): pdfjs then runs in a child process, with a heap cap, which the deadline
+ * kills, and the job process's event loop stays free.
  */
 import { createRequire } from 'node:module';
 import path from 'node:path';
@@ -68,10 +70,14 @@ export interface ExtractedText {
 /** Longest prolog (XML declaration, comments, PIs, DOCTYPE) tolerated before the root element. */
 const MAX_XML_PROLOG_CHARS = MiB;
 
+/** Reads the text of a PDF's bytes (which it may transfer); stops, rejecting with `signal.reason`, when the signal aborts. */
+export type PdfReader = (data: Uint8Array, limits: ExtractionLimits, signal: AbortSignal) => Promise<ExtractedText>;
+
 export async function extractText(
   stream: Readable,
   mediaType: ExtractableMediaType,
   limits: ExtractionLimits = DEFAULT_EXTRACTION_LIMITS,
+  readPdf: PdfReader = readPdfHere,
 ): Promise<ExtractedText> {
   for (const key of ['maxInputBytes', 'maxTextChars', 'timeoutMs'] as const) {
     if (!Number.isSafeInteger(limits[key]) || limits[key] < 0) throw new RangeError(`${key} must be a non-negative integer`);
@@ -86,7 +92,7 @@ export async function extractText(
       reject(timeout);
     }, limits.timeoutMs);
   });
-  const work = mediaType === 'application/pdf' ? extractPdf(stream, limits, controller.signal) : extractXml(stream, limits, controller.signal);
+  const work = mediaType === 'application/pdf' ? extractPdf(stream, limits, controller.signal, readPdf) : extractXml(stream, limits, controller.signal);
   // Whichever loses the race must not become an unhandled rejection.
   work.catch(() => undefined);
   try {
@@ -336,11 +342,15 @@ function pdfError(error: unknown): unknown {
   return new UnprocessableError('MALFORMED_PDF', `The PDF cannot be read: ${message}`);
 }
 
-async function extractPdf(stream: Readable, limits: ExtractionLimits, signal: AbortSignal): Promise<ExtractedText> {
+async function extractPdf(stream: Readable, limits: ExtractionLimits, signal: AbortSignal, readPdf: PdfReader): Promise<ExtractedText> {
   const data = await readCapped(stream, limits.maxInputBytes, signal);
   if (data === null) return { text: '', truncated: true, truncatedBy: 'maxInputBytes' };
   throwIfAborted(signal);
+  return readPdf(data, limits, signal);
+}
 
+/** Reads a PDF's text with pdfjs on this thread (the deadline is checked between pages). */
+export async function readPdfHere(data: Uint8Array, limits: ExtractionLimits, signal: AbortSignal): Promise<ExtractedText> {
   const pdfjs = await loadPdfjs();
   const task = pdfjs.getDocument({
     data,

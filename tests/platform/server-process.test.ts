@@ -1,8 +1,11 @@
+import { fork } from 'node:child_process';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { DEFAULT_EXTRACTION_LIMITS } from '../../src/providers/text-extraction.js';
 import { describeEachProfile, profileAvailable, provisionProfile } from '../support/hub.js';
+import { buildPdf } from '../support/pdf.js';
 import { freePort, projectRoot, startBundledServer, startProcess, waitForStatus, type RunningProcess } from '../support/process.js';
 
 describeEachProfile('the hub as a process', (profile) => {
@@ -58,6 +61,19 @@ describeEachProfile('the hub as a process', (profile) => {
 
     expect(await running.exited).toBe(0);
     expect(running.output()).toContain('hub shut down cleanly');
+
+    // Beside the server, the bundle holds the PDF reader its text extraction starts for each PDF (pdf-reader.ts).
+    const reader = fork(path.join(bundleDir, 'pdf-worker.mjs'), [], { serialization: 'advanced', stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+    try {
+      const answer = new Promise<unknown>((resolve, reject) => {
+        reader.once('message', resolve);
+        reader.once('error', reject);
+      });
+      reader.send({ data: new Uint8Array(buildPdf([['Bundled reader reads this']])), limits: DEFAULT_EXTRACTION_LIMITS });
+      expect(await answer).toEqual({ result: { text: 'Bundled reader reads this', truncated: false, pages: 1 } });
+    } finally {
+      reader.kill('SIGKILL');
+    }
   });
 });
 

@@ -2,8 +2,9 @@ import { readFileSync } from 'node:fs';
 import { PassThrough, Readable } from 'node:stream';
 import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } from 'vitest';
 import { AppError } from '../../src/platform/errors.js';
-import { extractText, type ExtractionLimits } from '../../src/providers/text-extraction.js';
-import { buildPdf } from '../support/pdf.js';
+import { readPdfInWorker } from '../../src/providers/pdf-reader.js';
+import { extractText, readPdfHere, type ExtractionLimits, type PdfReader } from '../../src/providers/text-extraction.js';
+import { buildPdf, longStringPdf, nestedFormsPdf } from '../support/pdf.js';
 
 const LIMITS: ExtractionLimits = { maxInputBytes: 8 * 1024 * 1024, maxTextChars: 1_000_000, timeoutMs: 10_000 };
 
@@ -156,9 +157,14 @@ describe('XML', () => {
   });
 });
 
-const pdf = (bytes: Buffer, limits: ExtractionLimits = LIMITS) => extractText(streamOf(bytes, 1000), 'application/pdf', limits);
+const READERS: [string, PdfReader][] = [
+  ['on this thread', readPdfHere],
+  ['in a reader process', readPdfInWorker({ maxHeapMb: 512 })],
+];
 
-describe('PDF', () => {
+describe.each(READERS)('PDF, read %s', (_where, reader) => {
+  const pdf = (bytes: Buffer, limits: ExtractionLimits = LIMITS) => extractText(streamOf(bytes, 1000), 'application/pdf', limits, reader);
+
   const consoleSpies: MockInstance[] = [];
   beforeEach(() => {
     for (const method of ['log', 'info', 'warn', 'error', 'debug'] as const) {
@@ -219,7 +225,54 @@ describe('PDF', () => {
   it('times out on a stream that never ends', async () => {
     const stalled = new PassThrough();
     stalled.write('%PDF-1.4\n');
-    const error = await failure(extractText(stalled, 'application/pdf', { ...LIMITS, timeoutMs: 100 }));
+    const error = await failure(extractText(stalled, 'application/pdf', { ...LIMITS, timeoutMs: 100 }, reader));
     expect(error.errorCode).toBe('EXTRACTION_TIMEOUT');
+  });
+});
+
+describe('PDF in a reader process: what the process adds', () => {
+  /** Runs `work`, sampling the event loop every 5 ms; the longest time it went without a turn. */
+  async function longestStall<T>(work: () => Promise<T>): Promise<{ outcome: T | AppError; stallMs: number; ms: number }> {
+    const started = performance.now();
+    let last = started;
+    let stallMs = 0;
+    const sampler = setInterval(() => {
+      const now = performance.now();
+      stallMs = Math.max(stallMs, now - last);
+      last = now;
+    }, 5);
+    let outcome: T | AppError;
+    try {
+      outcome = await work();
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      outcome = error;
+    } finally {
+      clearInterval(sampler);
+    }
+    return { outcome, stallMs: Math.max(stallMs, performance.now() - last), ms: performance.now() - started };
+  }
+
+  it('stops a page that would take about a minute at the deadline, and the event loop stays free meanwhile', { timeout: 30_000 }, async () => {
+    // On this thread the deadline cannot fire before the page ends: one page blocks the loop from start to end.
+    const bomb = nestedFormsPdf(6, 10);
+    const { outcome, stallMs, ms } = await longestStall(() => extractText(streamOf(bomb), 'application/pdf', { ...LIMITS, timeoutMs: 1_500 }, readPdfInWorker({ maxHeapMb: 512 })));
+    expect(outcome).toMatchObject({ errorCode: 'EXTRACTION_TIMEOUT' });
+    expect(ms).toBeLessThan(5_000);
+    expect(stallMs).toBeLessThan(250);
+  });
+
+  it('refuses a PDF whose text needs more memory than the reader may have (PDF_TOO_COMPLEX), reads a plain one under the same cap, and lives on', { timeout: 60_000 }, async () => {
+    // The cap leaves room for tsx, which the reader loads under the tests; the bundle needs far less.
+    const reader = readPdfInWorker({ maxHeapMb: 512 });
+    const plain = await extractText(streamOf(buildPdf([['Search report for CN 202310001234.7']])), 'application/pdf', LIMITS, reader);
+    expect(plain).toEqual({ text: 'Search report for CN 202310001234.7', truncated: false, pages: 1 });
+    // 128 KiB of file; one string of 128 Mi characters once inflated, which pdfjs builds a character at a time.
+    const bomb = longStringPdf(128 * 1024 * 1024);
+    expect(bomb.length).toBeLessThan(1024 * 1024);
+    const error = await failure(extractText(streamOf(bomb), 'application/pdf', LIMITS, reader));
+    expect(error).toMatchObject({ status: 422, errorCode: 'PDF_TOO_COMPLEX' });
+    // This process is unharmed and reads on.
+    expect((await extractText(streamOf(buildPdf([['Still here']])), 'application/pdf', LIMITS, reader)).text).toBe('Still here');
   });
 });

@@ -41,12 +41,13 @@ function watched(child: ChildProcess): RunningProcess {
 export function startBundledServer(env: Environment, outDir: string): RunningProcess {
   const script = (JSON.parse(readFileSync(path.join(projectRoot, 'package.json'), 'utf8')) as { scripts: { start: string } }).scripts.start;
   const [build, run, ...rest] = script.split(' && ');
-  const bundle = 'dist/hub/server.mjs';
-  if (build === undefined || run === undefined || rest.length > 0 || !build.includes(`--outfile=${bundle}`) || !run.endsWith(bundle)) {
-    throw new Error(`the start script is no longer "<esbuild …> && node … ${bundle}": ${script}`);
+  const bundleDir = 'dist/hub';
+  const bundle = `${bundleDir}/server.mjs`;
+  if (build === undefined || run === undefined || rest.length > 0 || !build.includes(`--outdir=${bundleDir} `) || !run.endsWith(bundle)) {
+    throw new Error(`the start script is no longer "<esbuild … --outdir=${bundleDir} …> && node … ${bundle}": ${script}`);
   }
   const outfile = path.join(outDir, 'server.mjs');
-  const [esbuild, ...buildArgs] = build.replace(`--outfile=${bundle}`, `--outfile=${outfile}`).split(' ');
+  const [esbuild, ...buildArgs] = build.replace(`--outdir=${bundleDir} `, `--outdir=${outDir} `).split(' ');
   execFileSync(path.join(projectRoot, 'node_modules/.bin', esbuild ?? 'esbuild'), buildArgs, { cwd: projectRoot, stdio: 'pipe' });
   const nodeArgs = run.split(' ').slice(1, -1);
   return watched(spawn(process.execPath, [...nodeArgs, outfile], { cwd: projectRoot, env: { PATH: process.env.PATH, ...env }, stdio: ['ignore', 'pipe', 'pipe'] }));
