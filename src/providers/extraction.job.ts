@@ -29,8 +29,8 @@ export interface ExtractionDeps {
   readPdf?: PdfReader;
 }
 
-/** Heap of the process reading one PDF (inputs are capped at 64 MiB; an honest PDF needs a fraction of this). */
-const PDF_WORKER_HEAP_MB = 1024;
+/** Memory of the process reading one PDF (inputs are capped at 64 MiB; an honest PDF needs a fraction of this). */
+const PDF_READER_MEMORY = { maxHeapMb: 1024, maxResidentMb: 2048 };
 
 /**
  * Extracts the text of one PDF or XML document into `document_text` (for search and comparison). XML is parsed
@@ -49,7 +49,7 @@ export async function extractDocumentText(deps: ExtractionDeps, data: ExtractTex
   const now = new Date();
   let row: Omit<DocumentText, 'documentId'>;
   try {
-    const result = await extractText(stream, document.mediaType, deps.limits ?? DEFAULT_EXTRACTION_LIMITS, deps.readPdf ?? readPdfInWorker({ maxHeapMb: PDF_WORKER_HEAP_MB }));
+    const result = await extractText(stream, document.mediaType, deps.limits ?? DEFAULT_EXTRACTION_LIMITS, deps.readPdf ?? readPdfInWorker(PDF_READER_MEMORY));
     row = { text: result.text, truncated: result.truncated, truncatedBy: result.truncatedBy ?? null, pages: result.pages ?? null, errorCode: null, error: null, extractedAt: now };
   } catch (error) {
     if (!(error instanceof AppError)) throw error;

@@ -4,7 +4,7 @@ import { afterEach, beforeEach, describe, expect, it, vi, type MockInstance } fr
 import { AppError } from '../../src/platform/errors.js';
 import { readPdfInWorker } from '../../src/providers/pdf-reader.js';
 import { extractText, readPdfHere, type ExtractionLimits, type PdfReader } from '../../src/providers/text-extraction.js';
-import { buildPdf, longStringPdf, nestedFormsPdf } from '../support/pdf.js';
+import { buildPdf, inflatingPdf, longStringPdf, nestedFormsPdf } from '../support/pdf.js';
 
 const LIMITS: ExtractionLimits = { maxInputBytes: 8 * 1024 * 1024, maxTextChars: 1_000_000, timeoutMs: 10_000 };
 
@@ -159,7 +159,7 @@ describe('XML', () => {
 
 const READERS: [string, PdfReader][] = [
   ['on this thread', readPdfHere],
-  ['in a reader process', readPdfInWorker({ maxHeapMb: 512 })],
+  ['in a reader process', readPdfInWorker({ maxHeapMb: 512, maxResidentMb: 1024 })],
 ];
 
 describe.each(READERS)('PDF, read %s', (_where, reader) => {
@@ -256,7 +256,7 @@ describe('PDF in a reader process: what the process adds', () => {
   it('stops a page that would take about a minute at the deadline, and the event loop stays free meanwhile', { timeout: 30_000 }, async () => {
     // On this thread the deadline cannot fire before the page ends: one page blocks the loop from start to end.
     const bomb = nestedFormsPdf(6, 10);
-    const { outcome, stallMs, ms } = await longestStall(() => extractText(streamOf(bomb), 'application/pdf', { ...LIMITS, timeoutMs: 1_500 }, readPdfInWorker({ maxHeapMb: 512 })));
+    const { outcome, stallMs, ms } = await longestStall(() => extractText(streamOf(bomb), 'application/pdf', { ...LIMITS, timeoutMs: 1_500 }, readPdfInWorker({ maxHeapMb: 512, maxResidentMb: 1024 })));
     expect(outcome).toMatchObject({ errorCode: 'EXTRACTION_TIMEOUT' });
     expect(ms).toBeLessThan(5_000);
     expect(stallMs).toBeLessThan(250);
@@ -264,7 +264,7 @@ describe('PDF in a reader process: what the process adds', () => {
 
   it('refuses a PDF whose text needs more memory than the reader may have (PDF_TOO_COMPLEX), reads a plain one under the same cap, and lives on', { timeout: 60_000 }, async () => {
     // The cap leaves room for tsx, which the reader loads under the tests; the bundle needs far less.
-    const reader = readPdfInWorker({ maxHeapMb: 512 });
+    const reader = readPdfInWorker({ maxHeapMb: 512, maxResidentMb: 1024 });
     const plain = await extractText(streamOf(buildPdf([['Search report for CN 202310001234.7']])), 'application/pdf', LIMITS, reader);
     expect(plain).toEqual({ text: 'Search report for CN 202310001234.7', truncated: false, pages: 1 });
     // 128 KiB of file; one string of 128 Mi characters once inflated, which pdfjs builds a character at a time.
@@ -274,5 +274,15 @@ describe('PDF in a reader process: what the process adds', () => {
     expect(error).toMatchObject({ status: 422, errorCode: 'PDF_TOO_COMPLEX' });
     // This process is unharmed and reads on.
     expect((await extractText(streamOf(buildPdf([['Still here']])), 'application/pdf', LIMITS, reader)).text).toBe('Still here');
+  });
+
+  it('stops a PDF that inflates into gigabytes outside the heap once the reader holds more than its memory cap (PDF_TOO_COMPLEX)', { timeout: 60_000 }, async () => {
+    // Inflated stream data sits in buffers, which no heap limit counts: pdfjs kept 3.4 GiB for a 2 MiB file in a trial.
+    const bomb = await inflatingPdf(2 * 1024 * 1024 * 1024);
+    expect(bomb.length).toBeLessThan(LIMITS.maxInputBytes);
+    const { outcome, ms } = await longestStall(() => extractText(streamOf(bomb), 'application/pdf', { ...LIMITS, timeoutMs: 60_000 }, readPdfInWorker({ maxHeapMb: 512, maxResidentMb: 1024 })));
+    expect(outcome).toMatchObject({ status: 422, errorCode: 'PDF_TOO_COMPLEX' });
+    // Stopped as it grew past the cap, not after the whole inflation.
+    expect(ms).toBeLessThan(20_000);
   });
 });

@@ -1,4 +1,4 @@
-import { deflateSync } from 'node:zlib';
+import { createDeflate, deflateSync } from 'node:zlib';
 /** Tests build their PDFs with the same minimal writer as the demo dataset. */
 export { buildPdf } from '../../src/demo/pdf.js';
 
@@ -38,7 +38,26 @@ export function nestedFormsPdf(depth: number, fanout: number): Buffer {
 /** A one-page PDF whose content stream, deflated to a few hundred KiB, inflates to one string literal of `chars` characters. */
 export function longStringPdf(chars: number): Buffer {
   const content = Buffer.concat([Buffer.from('BT /F1 12 Tf 72 720 Td ('), Buffer.alloc(chars, 'x'), Buffer.from(') Tj ET')]);
-  const packed = deflateSync(content, { level: 9 });
+  return pdfWithDeflatedContent(deflateSync(content, { level: 9 }));
+}
+
+/** A one-page PDF of a few MiB whose content stream inflates to `bytes` spaces (pdfjs keeps all of it in one buffer). */
+export async function inflatingPdf(bytes: number): Promise<Buffer> {
+  const chunk = Buffer.alloc(Math.min(bytes, 64 * 1024 * 1024), ' ');
+  const deflate = createDeflate({ level: 9 });
+  const packed: Buffer[] = [];
+  deflate.on('data', (piece: Buffer) => packed.push(piece));
+  const ended = new Promise((resolve) => deflate.once('end', resolve));
+  for (let written = 0; written < bytes; written += chunk.length) {
+    if (!deflate.write(chunk.subarray(0, Math.min(chunk.length, bytes - written)))) await new Promise((resolve) => deflate.once('drain', resolve));
+  }
+  deflate.end();
+  await ended;
+  return pdfWithDeflatedContent(Buffer.concat(packed));
+}
+
+/** A one-page PDF (Helvetica as F1) whose content stream is `packed`, FlateDecode. */
+function pdfWithDeflatedContent(packed: Buffer): Buffer {
   const objects: Buffer[] = [
     '<< /Type /Catalog /Pages 2 0 R >>',
     '<< /Type /Pages /Kids [4 0 R] /Count 1 >>',
