@@ -230,5 +230,7 @@ export async function sniffStream(source: Readable, bytes = SNIFF_BYTES): Promis
       pulling = false;
     }
   }
+  // As guardedUpload's stream: the reader may have given up on a failure of its own when the source fails later.
+  replay.on('error', () => undefined);
   return { mediaType, stream: replay };
 }

@@ -153,7 +153,11 @@ export function guardedUpload(source: Readable, guard: UploadGuard): Readable {
     }
     guard.atEnd?.();
   }
-  return Readable.from(bytes(), { objectMode: false });
+  const stream = Readable.from(bytes(), { objectMode: false });
+  // The store may stop reading on a failure of its own (413, a full disk, S3) without destroying this stream; the
+  // client's later silence or disconnect then fails it with nobody listening, which would end the process.
+  stream.on('error', () => undefined);
+  return stream;
 }
 
 /** `Document-Title` and the like: percent-encoded UTF-8, or an RFC 8187 ext-value (`UTF-8''…`). */
