@@ -25,7 +25,7 @@ export interface ExtractionDeps {
   storage: BlobStore;
   log: Pick<FastifyBaseLogger, 'warn'>;
   limits?: ExtractionLimits;
-  /** How PDFs are read: by default on a worker thread (pdf-reader.ts). */
+  /** How PDFs are read: by default in a child process per PDF (pdf-reader.ts). */
   readPdf?: PdfReader;
 }
 
@@ -41,7 +41,7 @@ const PDF_READER_MEMORY = { maxHeapMb: 1024, maxResidentMb: 2048 };
  * pdfjs runs in a child process per PDF (pdf-reader.ts): the extraction deadline kills it even inside a page, its
  * heap is capped (`PDF_TOO_COMPLEX` beyond, the hub unharmed), and the job process's event loop stays free meanwhile.
  */
-export async function extractDocumentText(deps: ExtractionDeps, data: ExtractTextData): Promise<{ documentId: string; outcome: 'extracted' | 'failed' | 'skipped'; chars?: number }> {
+export async function extractDocumentText(deps: ExtractionDeps, data: ExtractTextData, stop?: AbortSignal): Promise<{ documentId: string; outcome: 'extracted' | 'failed' | 'skipped'; chars?: number }> {
   const em = deps.db.fork();
   const document = await em.findOne(DocumentEntity, { id: data.documentId });
   if (!document || !isExtractable(document.mediaType)) return { documentId: data.documentId, outcome: 'skipped' };
@@ -49,7 +49,7 @@ export async function extractDocumentText(deps: ExtractionDeps, data: ExtractTex
   const now = new Date();
   let row: Omit<DocumentText, 'documentId'>;
   try {
-    const result = await extractText(stream, document.mediaType, deps.limits ?? DEFAULT_EXTRACTION_LIMITS, deps.readPdf ?? readPdfInWorker(PDF_READER_MEMORY));
+    const result = await extractText(stream, document.mediaType, deps.limits ?? DEFAULT_EXTRACTION_LIMITS, deps.readPdf ?? readPdfInWorker(PDF_READER_MEMORY), stop);
     row = { text: result.text, truncated: result.truncated, truncatedBy: result.truncatedBy ?? null, pages: result.pages ?? null, errorCode: null, error: null, extractedAt: now };
   } catch (error) {
     if (!(error instanceof AppError)) throw error;
@@ -69,6 +69,7 @@ export function defineExtractionJob(jobs: JobQueue, deps: ExtractionDeps): void 
     concurrency: 2,
     attempts: 5,
     backoffMs: 5_000,
-    handler: (data) => extractDocumentText(deps, data),
+    // A shutdown stops the extraction (its reader process is killed); the job is retried on the next start.
+    handler: (data, context) => extractDocumentText(deps, data, context.signal),
   });
 }

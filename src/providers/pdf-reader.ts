@@ -23,7 +23,8 @@ function startReader(maxHeapMb: number): ChildProcess {
   const extension = path.extname(fileURLToPath(import.meta.url));
   const entry = fileURLToPath(new URL(`./pdf-worker${extension}`, import.meta.url));
   return fork(entry, [], {
-    execArgv: [`--max-old-space-size=${maxHeapMb}`, ...(extension === '.ts' ? ['--import', 'tsx'] : [])],
+    // tsx as this module resolves it, so that a process started from another working directory finds it too.
+    execArgv: [`--max-old-space-size=${maxHeapMb}`, ...(extension === '.ts' ? ['--import', import.meta.resolve('tsx')] : [])],
     serialization: 'advanced',
     stdio: ['ignore', 'ignore', 'pipe', 'ipc'],
   });
@@ -57,10 +58,14 @@ export function readPdfInWorker({ maxHeapMb, maxResidentMb }: { maxHeapMb: numbe
       }
       const child = startReader(maxHeapMb);
       // What V8 says when it gives up on the heap arrives on stderr; nothing else is expected there.
+      // V8 ends its report of an exhausted heap with the FATAL line, after pages of GC traces: keep the end.
       let stderr = '';
       child.stderr?.on('data', (chunk: Buffer) => {
-        if (stderr.length < 4096) stderr += chunk.toString();
+        stderr = (stderr + chunk.toString()).slice(-4096);
       });
+      // If this process exits first (a shutdown past its budget), the reader must not run on unwatched.
+      const killOnExit = (): void => void child.kill('SIGKILL');
+      process.once('exit', killOnExit);
       let settled = false;
       let overgrown = false;
       const watch = setInterval(() => {
@@ -75,6 +80,7 @@ export function readPdfInWorker({ maxHeapMb, maxResidentMb }: { maxHeapMb: numbe
         if (settled) return;
         settled = true;
         clearInterval(watch);
+        process.off('exit', killOnExit);
         signal.removeEventListener('abort', onAbort);
         if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
         outcome();
@@ -88,17 +94,19 @@ export function readPdfInWorker({ maxHeapMb, maxResidentMb }: { maxHeapMb: numbe
           else reject(new Error(`the PDF reader failed: ${answer.failure}`));
         }),
       );
-      child.once('error', (error) => settle(() => reject(error)));
+      child.on('error', (error) => settle(() => reject(error)));
       // 'close', not 'exit': by then the IPC channel is drained, so an answer sent just before exiting is in.
       child.once('close', (code, killedBy) =>
-        settle(() =>
-          reject(
-            overgrown || /heap out of memory|Reached heap limit/i.test(stderr)
-              ? new UnprocessableError('PDF_TOO_COMPLEX', `Reading the PDF's text needs more memory than it may have (${maxHeapMb} MiB of heap, ${maxResidentMb} MiB in all)`)
-              : new Error(`the PDF reader exited (${killedBy ?? `code ${code}`}) without an answer: ${stderr.slice(0, 500)}`),
-          ),
-        ),
+        settle(() => {
+          if (overgrown) reject(new UnprocessableError('PDF_TOO_COMPLEX', `Reading the PDF's text held more than ${maxResidentMb} MiB of memory`));
+          else if (/heap out of memory|Reached heap limit/i.test(stderr)) reject(new UnprocessableError('PDF_TOO_COMPLEX', `Reading the PDF's text needs more than ${maxHeapMb} MiB of heap`));
+          // Any other death without an answer (V8 giving up on a size, the system's OOM killer, a crash) came from
+          // these bytes too: reading them again would end the same way, so it is the document's refusal, not a retry.
+          else reject(new UnprocessableError('PDF_READER_CRASHED', `The PDF reader ended (${killedBy ?? `code ${code}`}) before it had read the PDF`));
+        }),
       );
-      child.send({ data, limits } satisfies PdfWorkerRequest);
+      child.send({ data, limits } satisfies PdfWorkerRequest, (error) => {
+        if (error) settle(() => reject(error));
+      });
     });
 }

@@ -1,7 +1,8 @@
 /**
  * Entry of the child process `readPdfInWorker` (pdf-reader.ts) starts for each PDF: reads the text of one PDF with
  * pdfjs and answers with the text, or with the refusal (`errorCode`, `detail`) for bytes pdfjs cannot read, then
- * exits. The parent kills it at its deadline; V8 ends it if its heap outgrows the cap it was started with.
+ * exits. The parent kills it at its deadline, when its resident memory outgrows the cap the parent watches, and when
+ * the parent itself exits; V8 ends it if its heap outgrows the cap it was started with.
  */
 import { AppError } from '../platform/errors.js';
 import { readPdfHere, type ExtractionLimits } from './text-extraction.js';

@@ -78,6 +78,8 @@ export async function extractText(
   mediaType: ExtractableMediaType,
   limits: ExtractionLimits = DEFAULT_EXTRACTION_LIMITS,
   readPdf: PdfReader = readPdfHere,
+  /** Stops the extraction early (a shutdown): it then rejects with the signal's reason. */
+  stop?: AbortSignal,
 ): Promise<ExtractedText> {
   for (const key of ['maxInputBytes', 'maxTextChars', 'timeoutMs'] as const) {
     if (!Number.isSafeInteger(limits[key]) || limits[key] < 0) throw new RangeError(`${key} must be a non-negative integer`);
@@ -85,12 +87,16 @@ export async function extractText(
   const timeout = new UnprocessableError('EXTRACTION_TIMEOUT', `Text extraction took longer than ${limits.timeoutMs} ms`);
   const controller = new AbortController();
   let timer: NodeJS.Timeout | undefined;
+  let onStop: (() => void) | undefined;
   const deadline = new Promise<never>((_resolve, reject) => {
-    timer = setTimeout(() => {
-      controller.abort(timeout);
-      stream.destroy(timeout);
-      reject(timeout);
-    }, limits.timeoutMs);
+    const end = (reason: Error): void => {
+      controller.abort(reason);
+      stream.destroy(reason);
+      reject(reason);
+    };
+    timer = setTimeout(() => end(timeout), limits.timeoutMs);
+    if (stop?.aborted === true) end(stop.reason as Error);
+    else if (stop) stop.addEventListener('abort', (onStop = () => end(stop.reason as Error)), { once: true });
   });
   const work = mediaType === 'application/pdf' ? extractPdf(stream, limits, controller.signal, readPdf) : extractXml(stream, limits, controller.signal);
   // Whichever loses the race must not become an unhandled rejection.
@@ -99,6 +105,7 @@ export async function extractText(
     return await Promise.race([work, deadline]);
   } finally {
     clearTimeout(timer);
+    if (onStop) stop?.removeEventListener('abort', onStop);
     // Stopped early (cap, error, timeout): release the source; after a normal end a no-op.
     if (!stream.destroyed) stream.destroy();
   }

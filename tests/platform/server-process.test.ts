@@ -68,6 +68,7 @@ describeEachProfile('the hub as a process', (profile) => {
       const answer = new Promise<unknown>((resolve, reject) => {
         reader.once('message', resolve);
         reader.once('error', reject);
+        reader.once('exit', (code) => reject(new Error(`the bundled PDF reader exited (${code}) without an answer`)));
       });
       reader.send({ data: new Uint8Array(buildPdf([['Bundled reader reads this']])), limits: DEFAULT_EXTRACTION_LIMITS });
       expect(await answer).toEqual({ result: { text: 'Bundled reader reads this', truncated: false, pages: 1 } });
