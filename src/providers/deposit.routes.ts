@@ -87,7 +87,7 @@ export const depositRoutes: FastifyPluginAsyncTypebox = async (app) => {
   const uploadOf = (request: FastifyRequest) => {
     const key = request.headers['idempotency-key'];
     const idempotencyKey = typeof key === 'string' ? key : undefined;
-    return request.isMultipart() ? multipartUpload(request, idempotencyKey, limit) : Promise.resolve(rawUpload(request, idempotencyKey));
+    return request.isMultipart() ? multipartUpload(request, idempotencyKey, limit, app.config.limits.uploadIdleTimeoutMs) : Promise.resolve(rawUpload(request, idempotencyKey));
   };
   const answer = (result: DepositResult) => ({ document: result.document, receipt: result.receipt });
   const uploadDescription =

@@ -53,12 +53,17 @@ function parseMetadataPart(value: unknown, truncated: boolean): unknown {
  * A multipart upload: the `metadata` part (JSON) first, then the `file` part, whose stream is handed on unread.
  * A file before any metadata is skipped while the rest is read, to tell "metadata after the file" from "no metadata".
  */
-export async function multipartUpload(request: FastifyRequest, idempotencyKey: string | undefined, limit: number): Promise<DocumentUpload> {
+export async function multipartUpload(request: FastifyRequest, idempotencyKey: string | undefined, limit: number, idleTimeoutMs?: number): Promise<DocumentUpload> {
   let metadata: unknown;
   let sawMetadata = false;
   let sawFileFirst = false;
   try {
-    for await (const part of request.parts()) {
+    // The parts up to the file's are read here: a client silent before the file begins is refused as in guardedUpload.
+    const parts = request.parts()[Symbol.asyncIterator]();
+    for (;;) {
+      const next = await arrivedWithin(parts.next(), idleTimeoutMs, 'document');
+      if (next.done === true) break;
+      const part = next.value;
       if (part.type === 'field') {
         if (part.fieldname === 'file') {
           throw new BadRequestError('FILE_REQUIRED', 'The "file" part must be a file part (a Content-Disposition with a filename)', {
@@ -111,6 +116,23 @@ export interface UploadGuard {
   atEnd?: () => void;
 }
 
+/** The next piece of an upload, or 408 UPLOAD_STALLED when the client sends nothing for `idleTimeoutMs` (if set). */
+async function arrivedWithin<T>(next: Promise<T>, idleTimeoutMs: number | undefined, what: string): Promise<T> {
+  if (idleTimeoutMs === undefined) return next;
+  let timer: NodeJS.Timeout | undefined;
+  const stalled = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () => reject(new RequestTimeoutError('UPLOAD_STALLED', `No bytes of the ${what} arrived for ${idleTimeoutMs} ms; nothing was stored. Send it again`, { idleTimeoutMs })),
+      idleTimeoutMs,
+    );
+  });
+  try {
+    return await Promise.race([next, stalled]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 /**
  * An upload's bytes as they arrive, with the transport's failures turned into refusals. A client that stops sending
  * is refused after `idleTimeoutMs`: the store would otherwise wait for it until its own timeout (S3 answers
@@ -119,31 +141,11 @@ export interface UploadGuard {
  * a chunk does not count: the clock runs only while waiting for the client.
  */
 export function guardedUpload(source: Readable, guard: UploadGuard): Readable {
-  const stalled = () =>
-    new RequestTimeoutError('UPLOAD_STALLED', `No bytes of the ${guard.what} arrived for ${guard.idleTimeoutMs} ms; nothing was stored. Send it again`, {
-      idleTimeoutMs: guard.idleTimeoutMs,
-    });
   async function* bytes(): AsyncGenerator<Buffer> {
     const chunks = sourceOf(source)[Symbol.asyncIterator]();
     try {
       for (;;) {
-        let timer: NodeJS.Timeout | undefined;
-        const next = chunks.next();
-        const idle =
-          guard.idleTimeoutMs === undefined
-            ? next
-            : Promise.race([
-                next,
-                new Promise<never>((_, reject) => {
-                  timer = setTimeout(() => reject(stalled()), guard.idleTimeoutMs);
-                }),
-              ]);
-        let result: IteratorResult<unknown>;
-        try {
-          result = await idle;
-        } finally {
-          clearTimeout(timer);
-        }
+        const result = await arrivedWithin(chunks.next(), guard.idleTimeoutMs, guard.what);
         if (result.done === true) break;
         yield toBuffer(result.value);
       }

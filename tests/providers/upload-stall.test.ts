@@ -100,6 +100,18 @@ describeEachProfile('uploads: a client that stalls midway', (profile) => {
     expect(await stored()).toEqual(before);
   });
 
+  it('refuses a multipart document upload whose client stops sending before the file part begins, and stores nothing', async () => {
+    const form = multipart([
+      { name: 'metadata', value: JSON.stringify(METADATA), contentType: 'application/json' },
+      { name: 'file', value: Buffer.from('%PDF-1.7\n'), filename: 'never.pdf', contentType: 'application/pdf' },
+    ]);
+    const before = await stored();
+    // Half of the metadata part, then nothing.
+    const answer = await stall(depositUrl('US', NUMBER), { 'content-type': form.contentType, 'content-length': form.payload.length }, form.payload.subarray(0, form.payload.indexOf('"documentCode"') + 5));
+    await expectStalled(answer, 'document');
+    expect(await stored()).toEqual(before);
+  });
+
   it('refuses a package upload whose client stops sending, and stores nothing', async () => {
     const zip = Buffer.concat([Buffer.from('PK\u0003\u0004', 'latin1'), randomBytes(2 * 1024 * 1024)]);
     const before = await stored();
