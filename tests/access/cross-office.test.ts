@@ -45,6 +45,7 @@ interface Operation {
 
 describeEachProfile('no operation lets one office act on or read another officeâ€™s resources', (profile) => {
   let hub: TestHub;
+  const errorLog: string[] = [];
   let world: DepositWorld;
   let kr: SeededOffice;
   const b: Record<string, string> = {};
@@ -69,7 +70,8 @@ describeEachProfile('no operation lets one office act on or read another officeâ
   }
 
   beforeAll(async () => {
-    hub = await startTestHub(profile, OPERATOR_ENV);
+    // The hub's error log is kept, so that a 5xx below names its cause (the answer only quotes a request id).
+    hub = await startTestHub(profile, OPERATOR_ENV, { logger: { level: 'error', stream: { write: (line: string) => void errorLog.push(line) } } });
     world = await seedDepositWorld(hub.app);
     // B is EP, with branches, people and a client of its own, and dossiers A may not see.
     const ep = await seedOffice(hub.app, world.operator, { code: 'EP', branches: 1 });
@@ -276,7 +278,7 @@ describeEachProfile('no operation lets one office act on or read another officeâ
             const ok = response.statusCode >= 200 && response.statusCode < 300;
             if (ok) succeeded.add(operationId);
             if (ok && !(operationId in MAY_SUCCEED)) expect.fail(`succeeded: ${where}`);
-            expect(response.statusCode, where).toBeLessThan(500);
+            expect(response.statusCode, `${where}\n${errorLog.filter((line) => line.includes(response.headers['x-request-id'] as string)).join('')}`).toBeLessThan(500);
             expect(revealed(response.body, `${url}${query}`), where).toEqual([]);
             checked += 1;
           }
