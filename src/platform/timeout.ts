@@ -8,13 +8,13 @@ export class DeadlineError extends Error {
 }
 
 /**
- * Rejects with DeadlineError after `ms` unless `work` settles first. The work keeps its own
- * (bounded) timeouts; a late rejection of it is swallowed so it never surfaces as unhandled.
+ * Rejects after `ms` unless `work` settles first: with DeadlineError(message), or with the error `late` makes. The
+ * work keeps its own (bounded) timeouts; a late rejection of it is swallowed so it never surfaces as unhandled.
  */
-export async function withTimeout<T>(work: Promise<T>, ms: number, message: string): Promise<T> {
+export async function withTimeout<T>(work: Promise<T>, ms: number, late: string | (() => Error)): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new DeadlineError(message)), ms);
+    timer = setTimeout(() => reject(typeof late === 'string' ? new DeadlineError(late) : late()), ms);
   });
   work.catch(() => undefined);
   try {

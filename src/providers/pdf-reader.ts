@@ -57,8 +57,7 @@ export function readPdfInWorker({ maxHeapMb, maxResidentMb }: { maxHeapMb: numbe
         return;
       }
       const child = startReader(maxHeapMb);
-      // What V8 says when it gives up on the heap arrives on stderr; nothing else is expected there.
-      // V8 ends its report of an exhausted heap with the FATAL line, after pages of GC traces: keep the end.
+      // What V8 says when it gives up on the heap arrives on stderr, its FATAL line after pages of GC traces: keep the end.
       let stderr = '';
       child.stderr?.on('data', (chunk: Buffer) => {
         stderr = (stderr + chunk.toString()).slice(-4096);

@@ -2,6 +2,7 @@ import { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { AppError, BadRequestError, PayloadTooLargeError, RequestTimeoutError, UnsupportedMediaTypeError } from '../platform/errors.js';
 import { sourceOf, toBuffer } from '../platform/storage/hashing.js';
+import { withTimeout } from '../platform/timeout.js';
 import { METADATA_HEADERS } from './deposit.schemas.js';
 import type { DocumentUpload } from './deposit.service.js';
 import { invalidFields } from './fields.js';
@@ -117,20 +118,13 @@ export interface UploadGuard {
 }
 
 /** The next piece of an upload, or 408 UPLOAD_STALLED when the client sends nothing for `idleTimeoutMs` (if set). */
-async function arrivedWithin<T>(next: Promise<T>, idleTimeoutMs: number | undefined, what: string): Promise<T> {
+function arrivedWithin<T>(next: Promise<T>, idleTimeoutMs: number | undefined, what: string): Promise<T> {
   if (idleTimeoutMs === undefined) return next;
-  let timer: NodeJS.Timeout | undefined;
-  const stalled = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () => reject(new RequestTimeoutError('UPLOAD_STALLED', `No bytes of the ${what} arrived for ${idleTimeoutMs} ms; nothing was stored. Send it again`, { idleTimeoutMs })),
-      idleTimeoutMs,
-    );
-  });
-  try {
-    return await Promise.race([next, stalled]);
-  } finally {
-    clearTimeout(timer);
-  }
+  return withTimeout(
+    next,
+    idleTimeoutMs,
+    () => new RequestTimeoutError('UPLOAD_STALLED', `No bytes of the ${what} arrived for ${idleTimeoutMs} ms; nothing was stored. Send it again`, { idleTimeoutMs }),
+  );
 }
 
 /**

@@ -21,18 +21,7 @@ export function nestedFormsPdf(depth: number, fanout: number): Buffer {
     const draws = Array.from({ length: fanout }, () => '/X Do').join(' ');
     bodies.set(formId(level), stream(`/Type /XObject /Subtype /Form /BBox [0 0 612 792] /Resources << /XObject << /X ${formId(level - 1)} 0 R >> >>`, draws));
   }
-  const last = formId(depth);
-  let pdf = '%PDF-1.4\n';
-  const offsets: number[] = [];
-  for (let id = 1; id <= last; id++) {
-    offsets[id] = Buffer.byteLength(pdf, 'latin1');
-    pdf += `${id} 0 obj\n${bodies.get(id)}\nendobj\n`;
-  }
-  const xrefAt = Buffer.byteLength(pdf, 'latin1');
-  pdf += `xref\n0 ${last + 1}\n0000000000 65535 f \n`;
-  for (let id = 1; id <= last; id++) pdf += `${String(offsets[id]).padStart(10, '0')} 00000 n \n`;
-  pdf += `trailer\n<< /Size ${last + 1} /Root 1 0 R >>\nstartxref\n${xrefAt}\n%%EOF\n`;
-  return Buffer.from(pdf, 'latin1');
+  return assemblePdf(Array.from({ length: formId(depth) }, (_, index) => Buffer.from(bodies.get(index + 1) ?? '', 'latin1')));
 }
 
 /** A one-page PDF whose content stream, deflated to a few hundred KiB, inflates to one string literal of `chars` characters. */
@@ -58,13 +47,18 @@ export async function inflatingPdf(bytes: number): Promise<Buffer> {
 
 /** A one-page PDF (Helvetica as F1) whose content stream is `packed`, FlateDecode. */
 function pdfWithDeflatedContent(packed: Buffer): Buffer {
-  const objects: Buffer[] = [
+  const objects = [
     '<< /Type /Catalog /Pages 2 0 R >>',
     '<< /Type /Pages /Kids [4 0 R] /Count 1 >>',
     '<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica /Encoding /WinAnsiEncoding >>',
     '<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Resources << /Font << /F1 3 0 R >> >> /Contents 5 0 R >>',
   ].map((body) => Buffer.from(body, 'latin1'));
   objects.push(Buffer.concat([Buffer.from(`<< /Length ${packed.length} /Filter /FlateDecode >>\nstream\n`, 'latin1'), packed, Buffer.from('\nendstream', 'latin1')]));
+  return assemblePdf(objects);
+}
+
+/** A PDF of these objects (numbered from 1, the catalog first), with its cross-reference table computed from the bytes. */
+function assemblePdf(objects: readonly Buffer[]): Buffer {
   const parts: Buffer[] = [Buffer.from('%PDF-1.4\n', 'latin1')];
   let length = parts[0]!.length;
   const offsets: number[] = [];
